@@ -1,0 +1,246 @@
+"""The ``monitor`` command: the only place that sets up logging and prints.
+
+Every :class:`~monitor.errors.MonitorError` ends as one line on stderr
+(``error: ...``) and a non-zero exit status; no traceback for a user's mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from monitor import __version__
+from monitor.errors import MonitorError
+
+log = logging.getLogger("monitor")
+
+DESCRIPTION = """\
+Market-impact monitor: links news to the tickers it is about and measures how
+far each moved beyond the market (abnormal returns and CARs around the event
+session).
+
+Settings come from monitor.toml (or the file in MONITOR_CONFIG) and MONITOR_*
+environment variables; see the README's settings table.
+"""
+
+EPILOG = """\
+examples:
+  monitor run --once            one pass over the configured sources; prints the events
+  monitor run --once --json     the same as JSON for machines
+  monitor db upgrade            create or migrate the database schema
+"""
+
+
+def _setup_logging(level: str, console: Console) -> None:
+    handler = RichHandler(console=console, show_path=False, show_time=False, markup=False, rich_tracebacks=False)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("monitor").setLevel(level)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="monitor", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"monitor {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="settings file (default: ./monitor.toml; env MONITOR_CONFIG)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every step (debug level)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser(
+        "run", help="run the pipeline: ingest, tag, place in time, price, measure, store",
+        description="Take whatever is new through every stage and print the events with their "
+        "day-0 abnormal return and CARs. Running it again adds nothing new.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("--once", action="store_true", help="one pass, then exit (the scheduler comes later)")
+    run.add_argument("--json", action="store_true", help="print the events as JSON instead of a table")
+    run.set_defaults(func=cmd_run)
+
+    db = sub.add_parser("db", help="database schema: upgrade, current revision",
+                        description="Manage the store's schema (Alembic migrations).")
+    dbsub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    up = dbsub.add_parser("upgrade", help="create the tables or migrate them to the newest revision")
+    up.add_argument("--revision", default="head", help="target revision (default: head)")
+    up.set_defaults(func=cmd_db_upgrade)
+    cur = dbsub.add_parser("current", help="print the database's revision and the newest one")
+    cur.add_argument("--json", action="store_true", help="print as JSON")
+    cur.set_defaults(func=cmd_db_current)
+    return parser
+
+
+# Commands ----------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace, out: Console) -> int:
+    from monitor.config import load_settings
+    from monitor.pipeline import Pipeline, results_table
+    from monitor.store.db import open_store
+
+    if not args.once:
+        raise MonitorError(
+            "continuous running needs the scheduler, which this version does not have yet; "
+            "use `monitor run --once` (for example from cron)"
+        )
+    settings = load_settings()
+    engine = open_store(settings.database_url)
+    pipeline = Pipeline(settings, engine)
+    with out.status("running the pipeline", spinner="dots") if not args.json and out.is_terminal else _null():
+        report = pipeline.run_pass()
+    rows = results_table(engine, settings.window_list)
+    if args.json:
+        payload = {"pass": report.counts(), "problems": report.problems, "events": rows}
+        out.print_json(json.dumps(payload, default=_json_default))
+    else:
+        _print_events(out, rows, settings.window_list)
+        out.print(
+            f"pass: {report.articles_new} new article(s) of {report.articles_seen} read"
+            f" ({report.articles_dropped} skipped), {report.events_new} new event(s), "
+            f"{report.returns_new} new result row(s), {report.bars_written} price bar(s) written"
+        )
+        for problem in report.problems:
+            out.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    engine.dispose()
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace, out: Console) -> int:
+    from monitor.config import load_settings
+    from monitor.store import db
+
+    settings = load_settings()
+    engine = db.make_engine(settings.database_url)
+    db.upgrade(engine, args.revision)
+    out.print(f"database {db.describe(engine)} at revision {db.current_revision(engine)}", highlight=False)
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace, out: Console) -> int:
+    from monitor.config import load_settings
+    from monitor.store import db
+
+    settings = load_settings()
+    engine = db.make_engine(settings.database_url)
+    current, head = db.current_revision(engine), db.head_revision()
+    if args.json:
+        out.print_json(json.dumps({"database": db.describe(engine), "current": current, "head": head,
+                                   "up_to_date": current == head}))
+    else:
+        out.print(f"database {db.describe(engine)}: revision {current or 'none (empty)'}, newest {head}",
+                  highlight=False)
+    return 0 if current == head else 1
+
+
+# Output ------------------------------------------------------------------------
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:+.2f}%"
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.2f}"
+
+
+def _label(window: tuple[int, int]) -> str:
+    s, e = window
+    return f"[{s:+d},{e:+d}]".replace("+0", "0")
+
+
+def _cell(res: dict[str, Any]) -> str:
+    if not res or res.get("car") is None:
+        return "—"
+    t = res.get("t_stat")
+    return _pct(res["car"]) + ("" if t is None else f" ({t:+.2f})")
+
+
+def _print_events(out: Console, rows: list[dict[str, Any]], windows: Sequence[tuple[int, int]]) -> None:
+    """One table per article: its tickers, event sessions, day-0 moves and CARs (t in brackets)."""
+    if not rows:
+        out.print("no events yet: no article named a watched ticker (see the watchlist)")
+        return
+    by_article: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_article.setdefault(row["article_key"], []).append(row)
+    for group in by_article.values():
+        head = group[0]
+        published: datetime = head["published_at"]
+        stamp = published.strftime("%Y-%m-%d") + (
+            " (date only)" if head["date_only"] else published.strftime(" %H:%M UTC")
+        )
+        table = Table(title=f"{stamp} · {head['source']} · {head['title']}", title_justify="left",
+                      title_style="bold", header_style="bold", pad_edge=False, box=None)
+        for name, justify in (("Ticker", "left"), ("Session", "left"), ("Timing", "left"),
+                              ("Rel.", "right"), ("Model", "left"), ("Raw d0", "right")):
+            table.add_column(name, justify=justify, no_wrap=True)
+        for w in windows:
+            table.add_column(("AR d0" if w == (0, 0) else f"CAR{_label(w)}") + " (t)", justify="right", no_wrap=True)
+        notes = []
+        for row in group:
+            day0 = row["windows"].get("0:0", {})
+            table.add_row(
+                row["symbol"], row["session"].isoformat(), row["timing"], f"{row['relevance']:.0f}",
+                row["model"] or "—", _pct(day0.get("raw_return")),
+                *[_cell(row["windows"].get(f"{w[0]}:{w[1]}", {})) for w in windows],
+            )
+            if row["status"] and row["status"] != "ok":
+                notes.append(f"{row['symbol']}: {row['reason'] or row['status']}")
+            pending = [_label(w) for w in windows if row["windows"].get(f"{w[0]}:{w[1]}", {}).get("complete") is False]
+            if pending:
+                notes.append(f"{row['symbol']}: window {', '.join(pending)} not complete yet")
+        out.print(table)
+        for note in notes:
+            out.print(f"  note: {note}", highlight=False)
+        out.print()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = Console(soft_wrap=False)
+    if not out.is_terminal:
+        out = Console(soft_wrap=False, width=160)
+    err = Console(stderr=True)
+    if args.config:
+        os.environ["MONITOR_CONFIG"] = args.config
+    level = "DEBUG" if args.verbose else os.environ.get("MONITOR_LOG_LEVEL", "INFO").upper()
+    _setup_logging(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO", err)
+    try:
+        return int(args.func(args, out) or 0)
+    except MonitorError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted: what was committed is kept; run the command again to continue")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

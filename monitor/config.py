@@ -1,0 +1,211 @@
+"""Settings: one typed object, read from ``monitor.toml`` and ``MONITOR_*`` variables.
+
+Precedence, highest first: values passed in code, environment variables
+(``MONITOR_DATABASE_URL`` ...), the settings file (``monitor.toml`` in the
+working directory, or the file named by ``MONITOR_CONFIG``), the defaults.
+Every setting has one definition here (name, default, help); the README's
+settings table lists them all and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from monitor.errors import ConfigError
+
+#: Environment variable naming the settings file.
+CONFIG_ENV = "MONITOR_CONFIG"
+DEFAULT_CONFIG_FILE = "monitor.toml"
+
+_WINDOW = re.compile(r"^\s*([+-]?\d+)\s*:\s*([+-]?\d+)\s*$")
+
+
+def config_file_path() -> Path:
+    """The settings file in force: ``$MONITOR_CONFIG`` or ``./monitor.toml``."""
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE)
+
+
+def parse_window(text: str) -> tuple[int, int]:
+    """Parse ``"-1:1"`` into ``(-1, 1)``; the start must not be after the end."""
+    match = _WINDOW.match(text)
+    if not match:
+        raise ValueError(f"window {text!r} is not START:END in sessions, e.g. -1:1")
+    start, end = int(match.group(1)), int(match.group(2))
+    if start > end:
+        raise ValueError(f"window {text!r} starts after it ends")
+    return start, end
+
+
+def _bundled_seeds() -> Path:
+    """``./seeds`` when it exists, else the seeds folder beside the package."""
+    here = Path("seeds")
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parent.parent / "seeds"
+
+
+class Settings(BaseSettings):
+    """Every setting of the monitor (see the README's settings table)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MONITOR_", extra="forbid", validate_default=True, frozen=True
+    )
+
+    database_url: str = Field(
+        "sqlite:///monitor.db",
+        description="SQLAlchemy URL of the store: a SQLite file (default, in the working "
+        "directory) or postgresql+psycopg://user@host/db.",
+    )
+    seeds_dir: Path = Field(
+        default_factory=_bundled_seeds,
+        description="Folder of the bundled data: news/, prices/, watchlist.toml. "
+        "Default: ./seeds, else the seeds folder beside the package.",
+    )
+    news_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Folders the files news source reads (*.txt, *.md). Default: SEEDS_DIR/news.",
+    )
+    watchlist: Path | None = Field(
+        None, description="Watchlist TOML of the instruments to tag and price. "
+        "Default: SEEDS_DIR/watchlist.toml."
+    )
+    price_source: Literal["snapshot", "yahoo"] = Field(
+        "snapshot",
+        description="Where daily prices come from: 'snapshot' (the bundled CSV files, no "
+        "network) or 'yahoo' (Yahoo Finance through yfinance).",
+    )
+    price_snapshot_dir: Path | None = Field(
+        None, description="Folder of price snapshot CSV files. Default: SEEDS_DIR/prices."
+    )
+    model: Literal["market", "market_adjusted", "mean"] = Field(
+        "market",
+        description="Abnormal-return model for instruments with a benchmark: 'market' "
+        "(OLS market model), 'market_adjusted' or 'mean'. Instruments without a benchmark "
+        "always use 'mean'.",
+    )
+    estimation_window: str = Field(
+        "-250:-11", description="Estimation window in sessions relative to the event, START:END."
+    )
+    min_estimation_obs: int = Field(
+        120, ge=3, description="Fewest estimation returns for a model fit; fewer gives "
+        "'insufficient history'."
+    )
+    windows: str = Field(
+        "0:0,-1:1,0:5", description="Event windows in sessions, comma-separated START:END."
+    )
+    min_relevance: float = Field(
+        10.0, ge=0, le=100, description="Lowest tag relevance (0-100) that creates an event."
+    )
+    default_timezone: str = Field(
+        "America/New_York",
+        description="Time zone assumed for article times given without one.",
+    )
+    max_drop_share: float = Field(
+        0.5, ge=0, le=1, description="Largest share of the items a stage may drop in a pass "
+        "before the pass fails (MaxLossExceededError)."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Logging level of the command line."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=config_file_path()),
+        )
+
+    @field_validator("estimation_window")
+    @classmethod
+    def _check_estimation(cls, value: str) -> str:
+        start, end = parse_window(value)
+        if end >= 0:
+            raise ValueError("the estimation window must end before the event (END < 0)")
+        return value
+
+    @field_validator("windows")
+    @classmethod
+    def _check_windows(cls, value: str) -> str:
+        parts = [p for p in value.split(",") if p.strip()]
+        if not parts:
+            raise ValueError("give at least one window, e.g. 0:0,-1:1")
+        for part in parts:
+            parse_window(part)
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _check_tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    # Derived values -----------------------------------------------------
+    @property
+    def estimation(self) -> tuple[int, int]:
+        return parse_window(self.estimation_window)
+
+    @property
+    def window_list(self) -> tuple[tuple[int, int], ...]:
+        return tuple(parse_window(p) for p in self.windows.split(",") if p.strip())
+
+    @property
+    def news_folders(self) -> list[Path]:
+        return list(self.news_dirs) or [self.seeds_dir / "news"]
+
+    @property
+    def watchlist_path(self) -> Path:
+        return self.watchlist or self.seeds_dir / "watchlist.toml"
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.price_snapshot_dir or self.seeds_dir / "prices"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.default_timezone)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; any problem becomes one :class:`ConfigError` line."""
+    path = config_file_path()
+    if os.environ.get(CONFIG_ENV) and not path.is_file():
+        raise ConfigError(f"settings file not found: {path} (named by {CONFIG_ENV})")
+    try:
+        return Settings(**overrides)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "settings"
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown setting"
+            problems.append(f"{where}: {msg}")
+        raise ConfigError(
+            "invalid settings (" + "; ".join(problems) + f"); check {path} and MONITOR_* variables"
+        ) from None

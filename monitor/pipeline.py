@@ -1,0 +1,282 @@
+"""One pass of the monitor: sources -> tag -> market time -> prices -> impact -> store.
+
+:func:`run_pass` takes whatever is new through every stage and is idempotent:
+articles, mentions and events are keyed on the article's content hash, and
+event returns are computed again only while a window is incomplete (or its
+prices were missing), so a second pass over the same input adds nothing.
+Each stage commits on its own, and prices and returns commit symbol by symbol:
+a pass killed halfway keeps what it finished and the next pass goes on from
+there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from monitor import calendars, impact
+from monitor.config import Settings
+from monitor.errors import MaxLossExceededError, PriceError
+from monitor.models import Article, Event, EventReturn, Instrument
+from monitor.news import NewsSource
+from monitor.news.files import FilesNewsSource
+from monitor.prices import PriceSource
+from monitor.prices.cache import daily_closes, ensure_daily_bars
+from monitor.store import repo
+from monitor.tagging.matcher import WatchlistTagger
+from monitor.tagging.universe import load_watchlist
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassReport:
+    """What one pass did (counts of rows inserted, not updated)."""
+
+    articles_seen: int = 0
+    articles_new: int = 0
+    articles_dropped: int = 0
+    mentions_new: int = 0
+    events_new: int = 0
+    bars_written: int = 0
+    returns_new: int = 0
+    events_measured: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {k: v for k, v in vars(self).items() if isinstance(v, int)}
+
+
+def check_loss(stage: str, seen: int, dropped: int, allowed: float) -> None:
+    """Raise :class:`MaxLossExceededError` when ``stage`` dropped too large a share."""
+    if seen and dropped / seen > allowed:
+        raise MaxLossExceededError(
+            f"{stage}: dropped {dropped} of {seen} items ({dropped / seen:.0%}), more than the "
+            f"allowed {allowed:.0%} (MONITOR_MAX_DROP_SHARE); see the warnings above for each reason"
+        )
+
+
+def make_price_source(settings: Settings) -> PriceSource:
+    """The price source the settings name."""
+    if settings.price_source == "yahoo":
+        from monitor.prices.yahoo import YahooPriceSource
+
+        return YahooPriceSource()
+    from monitor.prices.snapshot import SnapshotPriceSource
+
+    return SnapshotPriceSource(settings.snapshot_dir)
+
+
+def model_for(instrument: Instrument, settings: Settings) -> str:
+    """The abnormal-return model of an instrument: the setting, or 'mean' without benchmark."""
+    return settings.model if instrument.benchmark else "mean"
+
+
+class Pipeline:
+    """The stages wired together for one settings object and one store."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        sources: Sequence[NewsSource] | None = None,
+        price_source: PriceSource | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.instruments = {i.symbol: i for i in load_watchlist(settings.watchlist_path)}
+        self.tagger = WatchlistTagger(self.instruments.values())
+        self.sources = list(sources) if sources is not None else [
+            FilesNewsSource(settings.news_folders, settings.tz)
+        ]
+        self.price_source = price_source or make_price_source(settings)
+
+    # Stage 1-3: ingest, tag, place in market time -------------------------
+    def ingest(self, report: PassReport) -> None:
+        with self.engine.begin() as conn:
+            repo.save_instruments(conn, list(self.instruments.values()))
+        for source in self.sources:
+            batch = source.fetch()
+            report.articles_seen += batch.seen
+            report.articles_dropped += len(batch.dropped)
+            check_loss(f"news source {source.name}", batch.seen, len(batch.dropped), self.settings.max_drop_share)
+            unique: dict[str, Article] = {}
+            for article in batch.articles:
+                unique.setdefault(article.key, article)
+            with self.engine.begin() as conn:
+                known = repo.known_article_keys(conn, unique)
+                fresh = [a for k, a in unique.items() if k not in known]
+                report.articles_new += repo.save_articles(conn, fresh)
+                for article in fresh:
+                    m, e = self._tag_and_place(conn, article)
+                    report.mentions_new += m
+                    report.events_new += e
+            log.info("%s: %d items, %d new, %d dropped", source.name, batch.seen, len(fresh), len(batch.dropped))
+
+    def _tag_and_place(self, conn, article: Article) -> tuple[int, int]:  # noqa: ANN001
+        tags = self.tagger.tag(article.title, article.body)
+        mentions = repo.save_mentions(conn, article.key, tags)
+        new_events = []
+        for tag in tags:
+            if tag.relevance < self.settings.min_relevance:
+                log.debug("%s: %s below the relevance floor (%.1f)", article.source_id, tag.symbol, tag.relevance)
+                continue
+            instrument = self.instruments[tag.symbol]
+            placed = calendars.event_time(article.published_at, instrument.calendar, date_only=article.date_only)
+            new_events.append(
+                Event(
+                    article_key=article.key,
+                    symbol=tag.symbol,
+                    published_at=article.published_at,
+                    session=placed.session,
+                    timing=placed.timing,
+                    calendar=placed.calendar,
+                    date_only=article.date_only,
+                    relevance=tag.relevance,
+                )
+            )
+        return mentions, repo.save_events(conn, new_events)
+
+    # Stage 4-5: prices and impact -----------------------------------------
+    def measure(self, report: PassReport, now: datetime) -> None:
+        windows = self.settings.window_list
+        with self.engine.connect() as conn:
+            todo = repo.events_to_measure(
+                conn, windows, lambda symbol: model_for(self.instruments[symbol], self.settings)
+                if symbol in self.instruments else self.settings.model,
+            )
+        by_symbol: dict[str, list[Event]] = defaultdict(list)
+        for ev in todo:
+            if ev.symbol not in self.instruments:
+                report.problems.append(f"{ev.symbol}: no longer in the watchlist; its events are not measured")
+                continue
+            by_symbol[ev.symbol].append(ev)
+        for symbol, evs in sorted(by_symbol.items()):
+            with self.engine.begin() as conn:
+                rows, written = self._measure_symbol(conn, self.instruments[symbol], evs, now, report)
+                report.bars_written += written
+                report.returns_new += repo.save_event_returns(conn, rows)
+                report.events_measured += len(evs)
+
+    def _measure_symbol(
+        self, conn, instrument: Instrument, evs: list[Event], now: datetime, report: PassReport  # noqa: ANN001
+    ) -> tuple[list[EventReturn], int]:
+        s = self.settings
+        model = model_for(instrument, s)
+        est_start, _ = s.estimation
+        first_rel = min(est_start, *(w[0] for w in s.window_list)) - 1  # one more close for returns
+        last_rel = max(w[1] for w in s.window_list)
+        cal = instrument.calendar
+        first = min(ev.session for ev in evs)
+        last = max(ev.session for ev in evs)
+        start = calendars.sessions_window(cal, first, -first_rel, 0)[0].date()
+        end = calendars.sessions_window(cal, last, 0, last_rel)[-1].date()
+        written = 0
+        try:
+            written += ensure_daily_bars(conn, self.price_source, instrument.symbol, cal, start, end, now)
+            if instrument.benchmark:
+                bench = self.instruments.get(instrument.benchmark)
+                written += ensure_daily_bars(
+                    conn, self.price_source, instrument.benchmark, bench.calendar if bench else cal, start, end, now
+                )
+        except PriceError as exc:
+            log.warning("%s: no prices (%s); its events are measured again on the next pass", instrument.symbol, exc)
+            report.problems.append(f"{instrument.symbol}: {exc}")
+            return [self._failed(ev, instrument, model, w, "no_prices", str(exc)) for ev in evs for w in s.window_list], 0
+        last_closed = calendars.last_closed_session(cal, now)
+        grid = calendars.sessions_in_range(cal, start, min(end, last_closed))
+        asset = impact.simple_returns(daily_closes(conn, instrument.symbol, grid))
+        bench_returns = (
+            impact.simple_returns(daily_closes(conn, instrument.benchmark, grid)) if instrument.benchmark else None
+        )
+        rows = []
+        for ev in evs:
+            result = impact.event_study(
+                asset, bench_returns, pd.Timestamp(ev.session), model=model,
+                estimation=s.estimation, windows=s.window_list, min_obs=s.min_estimation_obs,
+            )
+            if result.status != "ok":
+                log.info("%s %s: %s", instrument.symbol, ev.session, result.reason)
+            fit = result.fit
+            for w in result.windows:
+                rows.append(
+                    EventReturn(
+                        article_key=ev.article_key, symbol=ev.symbol, window=w.window, model=model,
+                        benchmark=instrument.benchmark, raw_return=w.raw_return,
+                        benchmark_return=w.benchmark_return, abnormal_return=w.abnormal_return,
+                        car=w.car, t_stat=w.t_stat, n_obs=w.n_obs, complete=w.complete,
+                        status=result.status, reason=result.reason,
+                        alpha=fit.alpha if fit else None, beta=fit.beta if fit else None,
+                        sigma=fit.sigma if fit else None, estimation_obs=fit.n_obs if fit else 0,
+                    )
+                )
+        return rows, written
+
+    @staticmethod
+    def _failed(ev: Event, instrument: Instrument, model: str, window: tuple[int, int], status: str, reason: str) -> EventReturn:
+        return EventReturn(
+            article_key=ev.article_key, symbol=ev.symbol, window=window, model=model,
+            benchmark=instrument.benchmark, raw_return=None, benchmark_return=None,
+            abnormal_return=None, car=None, t_stat=None, n_obs=0, complete=False,
+            status=status, reason=reason,
+        )
+
+    def run_pass(self, now: datetime | None = None) -> PassReport:
+        """Take everything new through every stage; record the run in job_runs."""
+        now = now or datetime.now(timezone.utc)
+        report = PassReport()
+        with self.engine.begin() as conn:
+            run_id = repo.start_job(conn, "pass")
+        try:
+            self.ingest(report)
+            self.measure(report, now)
+        except BaseException as exc:
+            with self.engine.begin() as conn:
+                repo.finish_job(conn, run_id, "failed", report.counts(), f"{exc.__class__.__name__}: {exc}")
+            raise
+        with self.engine.begin() as conn:
+            repo.finish_job(conn, run_id, "ok" if not report.problems else "partial", report.counts(),
+                            "; ".join(report.problems) or None)
+        return report
+
+
+def results_table(engine: Engine, windows: Sequence[tuple[int, int]]) -> list[dict]:
+    """One record per event for display: day-0 AR, CAR[-1,+1] and its t, per the windows held.
+
+    Keys: article_key, title, source, published_at, symbol, session, timing,
+    date_only, relevance, model, benchmark, status, reason, and for each window
+    ``"s:e"`` a dict of raw_return, benchmark_return, abnormal_return, car,
+    t_stat, n_obs, complete.
+    """
+    with engine.connect() as conn:
+        frame = repo.event_results(conn)
+    if frame.empty:
+        return []
+    wanted = {f"{s}:{e}" for s, e in windows}
+    out: dict[tuple[str, str], dict] = {}
+    for rec in frame.to_dict("records"):
+        key = (rec["article_key"], rec["symbol"])
+        row = out.setdefault(key, {
+            k: rec[k] for k in ("article_key", "title", "source", "published_at", "symbol", "session",
+                                "timing", "date_only", "relevance", "model", "benchmark", "status", "reason")
+        } | {"windows": {}})
+        if pd.isna(rec.get("window_start")):
+            continue
+        label = f"{int(rec['window_start'])}:{int(rec['window_end'])}"
+        if label not in wanted:
+            continue
+        row["model"], row["status"], row["reason"] = rec["model"], rec["status"], rec["reason"]
+        row["windows"][label] = {
+            k: (None if pd.isna(rec[k]) else rec[k])
+            for k in ("raw_return", "benchmark_return", "abnormal_return", "car", "t_stat", "n_obs", "complete")
+        }
+    return list(out.values())
+
+

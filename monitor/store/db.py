@@ -1,0 +1,138 @@
+"""Engines, connection checks and schema migrations.
+
+The database URL comes from the settings. SQLite runs in WAL mode with
+foreign keys on; ``postgresql://`` URLs use the psycopg 3 driver. The schema
+is managed by Alembic (``monitor/store/migrations``); :func:`upgrade` brings
+any database to the head revision and is safe to call on every start.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+
+from monitor.errors import ConfigError, StoreError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SUPPORTED = ("sqlite", "postgresql")
+
+
+def parse_url(url: str) -> URL:
+    """Parse and normalise a database URL; unknown kinds raise :class:`ConfigError`."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"database URL {url!r} is not a URL; use sqlite:///FILE.db or "
+            "postgresql+psycopg://USER@HOST:PORT/DB (MONITOR_DATABASE_URL)"
+        ) from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "postgres":
+        backend = "postgresql"
+    if backend not in SUPPORTED:
+        raise ConfigError(
+            f"unsupported database {parsed.drivername!r} in MONITOR_DATABASE_URL; "
+            "use sqlite:///FILE.db or postgresql+psycopg://USER@HOST:PORT/DB"
+        )
+    if backend == "postgresql" and driver in ("", "psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objects
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine for ``url`` (not yet connected)."""
+    parsed = parse_url(url)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(parsed)
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(parsed, pool_pre_ping=True)
+    except NoSuchModuleError:
+        raise ConfigError(
+            f"no driver for {parsed.drivername!r}; use sqlite:///FILE.db or "
+            "postgresql+psycopg://USER@HOST:PORT/DB"
+        ) from None
+    return engine
+
+
+def describe(engine: Engine) -> str:
+    """The engine's URL with any password hidden, for messages."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest migration shipped with this version of the monitor."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at, or ``None`` for an empty database."""
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as exc:
+        raise _unreachable(engine, exc) from None
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the database to ``revision`` (idempotent)."""
+    cfg = _alembic_config()
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    except OperationalError as exc:
+        raise _unreachable(engine, exc) from None
+    except SQLAlchemyError as exc:
+        raise StoreError(
+            f"migrating {describe(engine)} failed: {exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}"
+        ) from None
+
+
+def _unreachable(engine: Engine, exc: Exception) -> StoreError:
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+    return StoreError(
+        f"cannot open the database {describe(engine)}: {reason}; check MONITOR_DATABASE_URL "
+        "and that the server is running"
+    )
+
+
+def open_store(url: str, *, migrate: bool = True) -> Engine:
+    """Engine for ``url``, checked reachable and (by default) migrated to head."""
+    engine = make_engine(url)
+    if migrate:
+        upgrade(engine)
+    else:
+        current_revision(engine)
+    log.debug("store ready at %s", describe(engine))
+    return engine

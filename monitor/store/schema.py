@@ -1,0 +1,218 @@
+"""The store's tables (SQLAlchemy Core), identical on SQLite and PostgreSQL.
+
+Timestamps use :class:`UTCDateTime`: aware UTC in, aware UTC out, whatever the
+dialect keeps. Trading sessions are plain ``Date`` labels. Natural keys carry a
+unique constraint so that every write can be an idempotent upsert.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is aware UTC in Python on every dialect.
+
+    PostgreSQL keeps ``timestamptz``; SQLite keeps the naive UTC wall time.
+    Naive datetimes are refused on the way in: a naive time is a bug upstream.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r} cannot be stored: give it a time zone")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # raw text from a SQLite expression
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+articles = Table(
+    "articles",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("article_key", String(64), nullable=False, unique=True),
+    Column("source", String(200), nullable=False),
+    Column("source_id", String(1000), nullable=False),
+    Column("url", Text),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("published_at", UTCDateTime, nullable=False),
+    Column("date_only", Boolean, nullable=False),
+    Column("zone_given", Boolean, nullable=False),
+    Column("ingested_at", UTCDateTime, nullable=False),
+    UniqueConstraint("source", "source_id"),
+    Index("ix_articles_published_at", "published_at"),
+)
+
+instruments = Table(
+    "instruments",
+    metadata,
+    Column("symbol", String(32), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("asset_class", String(16), nullable=False),
+    Column("calendar", String(16), nullable=False),
+    Column("benchmark", String(32)),
+    Column("exchange", String(64)),
+    Column("aliases", JSON, nullable=False),
+    Column("codes", JSON, nullable=False),
+    Column("taggable", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+mentions = Table(
+    "mentions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "article_key",
+        String(64),
+        ForeignKey("articles.article_key", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("symbol", String(32), nullable=False),
+    Column("start", Integer, nullable=False),
+    Column("end", Integer, nullable=False),
+    Column("matched", Text, nullable=False),
+    Column("method", String(32), nullable=False),
+    Column("relevance", Float, nullable=False),
+    UniqueConstraint("article_key", "symbol", "start"),
+    Index("ix_mentions_symbol", "symbol"),
+)
+
+price_bars = Table(
+    "price_bars",
+    metadata,
+    Column("symbol", String(32), nullable=False),
+    Column("interval", String(8), nullable=False),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("session", Date),
+    Column("open", Float),
+    Column("high", Float),
+    Column("low", Float),
+    Column("close", Float),
+    Column("volume", Float),
+    Column("adjusted", Boolean, nullable=False),
+    Column("final", Boolean, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("fetched_at", UTCDateTime, nullable=False),
+    UniqueConstraint("symbol", "interval", "adjusted", "ts"),
+)
+
+#: Ranges a price source has answered for: what the cache holds, even where
+#: the answer held no bar (a holiday, a gap), so nothing is fetched twice.
+price_coverage = Table(
+    "price_coverage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("symbol", String(32), nullable=False),
+    Column("interval", String(8), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("start", Date, nullable=False),
+    Column("end", Date, nullable=False),
+    Column("fetched_at", UTCDateTime, nullable=False),
+    Index("ix_price_coverage_symbol", "symbol", "interval", "source"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "article_key",
+        String(64),
+        ForeignKey("articles.article_key", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("symbol", String(32), nullable=False),
+    Column("published_at", UTCDateTime, nullable=False),
+    Column("session", Date, nullable=False),
+    Column("timing", String(20), nullable=False),
+    Column("calendar", String(16), nullable=False),
+    Column("date_only", Boolean, nullable=False),
+    Column("relevance", Float, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("article_key", "symbol"),
+    Index("ix_events_symbol_session", "symbol", "session"),
+)
+
+event_returns = Table(
+    "event_returns",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("article_key", String(64), nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("window_start", Integer, nullable=False),
+    Column("window_end", Integer, nullable=False),
+    Column("model", String(20), nullable=False),
+    Column("benchmark", String(32)),
+    Column("raw_return", Float),
+    Column("benchmark_return", Float),
+    Column("abnormal_return", Float),
+    Column("car", Float),
+    Column("t_stat", Float),
+    Column("n_obs", Integer, nullable=False),
+    Column("complete", Boolean, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("reason", Text),
+    Column("alpha", Float),
+    Column("beta", Float),
+    Column("sigma", Float),
+    Column("estimation_obs", Integer, nullable=False),
+    Column("computed_at", UTCDateTime, nullable=False),
+    UniqueConstraint("article_key", "symbol", "window_start", "window_end", "model"),
+)
+
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("job", String(64), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("status", String(16), nullable=False),
+    Column("counts", JSON),
+    Column("error", Text),
+    Index("ix_job_runs_job_started", "job", "started_at"),
+)
