@@ -185,7 +185,11 @@ def _print_events(out: Console, rows: list[dict[str, Any]], windows: Sequence[tu
         for w in windows:
             table.add_column(("AR d0" if w == (0, 0) else f"CAR{_label(w)}") + " (t)", justify="right", no_wrap=True)
         notes = []
+        tags = []
         for row in group:
+            first = row["mentions"][0] if row["mentions"] else None
+            if first:
+                tags.append(f'{row["symbol"]} "{first["matched"]}" ({first["method"]})')
             day0 = row["windows"].get("0:0", {})
             table.add_row(
                 row["symbol"], row["session"].isoformat(), row["timing"], f"{row['relevance']:.0f}",
@@ -198,6 +202,8 @@ def _print_events(out: Console, rows: list[dict[str, Any]], windows: Sequence[tu
             if pending:
                 notes.append(f"{row['symbol']}: window {', '.join(pending)} not complete yet")
         out.print(table)
+        if tags:
+            out.print("  tagged: " + " · ".join(tags), highlight=False)
         for note in notes:
             out.print(f"  note: {note}", highlight=False)
         out.print()
@@ -221,6 +227,15 @@ class _null:
         return None
 
 
+def _configured_level() -> str:
+    from monitor.config import load_settings
+
+    try:
+        return load_settings().log_level
+    except MonitorError:
+        return "INFO"  # the command itself reports the settings problem
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -230,8 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     err = Console(stderr=True)
     if args.config:
         os.environ["MONITOR_CONFIG"] = args.config
-    level = "DEBUG" if args.verbose else os.environ.get("MONITOR_LOG_LEVEL", "INFO").upper()
-    _setup_logging(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO", err)
+    _setup_logging("DEBUG" if args.verbose else _configured_level(), err)
     try:
         return int(args.func(args, out) or 0)
     except MonitorError as exc:

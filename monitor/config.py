@@ -71,16 +71,21 @@ class Settings(BaseSettings):
     )
     seeds_dir: Path = Field(
         default_factory=_bundled_seeds,
+        json_schema_extra={"default_text": "`./seeds`"},
         description="Folder of the bundled data: news/, prices/, watchlist.toml. "
         "Default: ./seeds, else the seeds folder beside the package.",
     )
     news_dirs: list[Path] = Field(
         default_factory=list,
-        description="Folders the files news source reads (*.txt, *.md). Default: SEEDS_DIR/news.",
+        json_schema_extra={"default_text": "`[SEEDS_DIR/news]`"},
+        description="Folders the files news source reads (*.txt, *.md); in the environment a "
+        'JSON list, e.g. ["news", "/data/news"].',
     )
     watchlist: Path | None = Field(
-        None, description="Watchlist TOML of the instruments to tag and price. "
-        "Default: SEEDS_DIR/watchlist.toml."
+        None,
+        json_schema_extra={"default_text": "`SEEDS_DIR/watchlist.toml`"},
+        description="Watchlist TOML of the instruments to tag and price (format at the top of "
+        "seeds/watchlist.toml).",
     )
     price_source: Literal["snapshot", "yahoo"] = Field(
         "snapshot",
@@ -88,7 +93,9 @@ class Settings(BaseSettings):
         "network) or 'yahoo' (Yahoo Finance through yfinance).",
     )
     price_snapshot_dir: Path | None = Field(
-        None, description="Folder of price snapshot CSV files. Default: SEEDS_DIR/prices."
+        None,
+        json_schema_extra={"default_text": "`SEEDS_DIR/prices`"},
+        description="Folder of the price snapshot CSV files the 'snapshot' source reads.",
     )
     model: Literal["market", "market_adjusted", "mean"] = Field(
         "market",
@@ -209,3 +216,19 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(
             "invalid settings (" + "; ".join(problems) + f"); check {path} and MONITOR_* variables"
         ) from None
+
+
+def settings_table() -> str:
+    """The README's settings table, rendered from the field definitions."""
+    lines = [
+        "| Setting (monitor.toml) | Environment variable | Default | Meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, info in Settings.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        if "default_text" in extra:
+            default = str(extra["default_text"])
+        else:
+            default = f"`{info.default}`"
+        lines.append(f"| `{name}` | `MONITOR_{name.upper()}` | {default} | {info.description} |")
+    return "\n".join(lines)

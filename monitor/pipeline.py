@@ -203,7 +203,7 @@ class Pipeline:
                 estimation=s.estimation, windows=s.window_list, min_obs=s.min_estimation_obs,
             )
             if result.status != "ok":
-                log.info("%s %s: %s", instrument.symbol, ev.session, result.reason)
+                log.debug("%s %s: %s", instrument.symbol, ev.session, result.reason)
             fit = result.fit
             for w in result.windows:
                 rows.append(
@@ -251,14 +251,16 @@ def results_table(engine: Engine, windows: Sequence[tuple[int, int]]) -> list[di
     """One record per event for display: day-0 AR, CAR[-1,+1] and its t, per the windows held.
 
     Keys: article_key, title, source, published_at, symbol, session, timing,
-    date_only, relevance, model, benchmark, status, reason, and for each window
-    ``"s:e"`` a dict of raw_return, benchmark_return, abnormal_return, car,
-    t_stat, n_obs, complete.
+    date_only, relevance, model, benchmark, status, reason, ``mentions`` (a list
+    of matched, method, start, end) and ``windows``: for each window ``"s:e"``
+    a dict of raw_return, benchmark_return, abnormal_return, car, t_stat,
+    n_obs, complete.
     """
     with engine.connect() as conn:
         frame = repo.event_results(conn)
-    if frame.empty:
-        return []
+        if frame.empty:
+            return []
+        found = repo.mentions_of(conn, frame["article_key"].unique())
     wanted = {f"{s}:{e}" for s, e in windows}
     out: dict[tuple[str, str], dict] = {}
     for rec in frame.to_dict("records"):
@@ -266,7 +268,7 @@ def results_table(engine: Engine, windows: Sequence[tuple[int, int]]) -> list[di
         row = out.setdefault(key, {
             k: rec[k] for k in ("article_key", "title", "source", "published_at", "symbol", "session",
                                 "timing", "date_only", "relevance", "model", "benchmark", "status", "reason")
-        } | {"windows": {}})
+        } | {"mentions": found.get(key, []), "windows": {}})
         if pd.isna(rec.get("window_start")):
             continue
         label = f"{int(rec['window_start'])}:{int(rec['window_end'])}"

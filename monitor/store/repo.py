@@ -18,6 +18,7 @@ from sqlalchemy import Table, and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from monitor.prices import BAR_COLUMNS
 from monitor.models import Article, Event, EventReturn, Instrument, TickerTag, Timing
 from monitor.store.schema import (
     articles,
@@ -32,11 +33,6 @@ from monitor.store.schema import (
 
 log = logging.getLogger(__name__)
 
-#: Columns of the bar frames this module takes and returns (see ``prices``).
-BAR_COLUMNS = [
-    "symbol", "interval", "ts", "session", "open", "high", "low", "close", "volume",
-    "adjusted", "final", "source",
-]
 
 
 def utcnow() -> datetime:
@@ -298,6 +294,24 @@ def event_results(conn: Connection) -> pd.DataFrame:
     )
     rows = conn.execute(q).mappings().all()
     return pd.DataFrame([dict(r) for r in rows])
+
+
+def mentions_of(conn: Connection, article_keys: Iterable[str]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Mentions by (article_key, symbol), in text order: matched, method, start, end."""
+    keys = list(article_keys)
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for i in range(0, len(keys), 500):
+        q = (
+            select(mentions.c.article_key, mentions.c.symbol, mentions.c.matched, mentions.c.method,
+                   mentions.c.start, mentions.c.end)
+            .where(mentions.c.article_key.in_(keys[i : i + 500]))
+            .order_by(mentions.c.article_key, mentions.c.start)
+        )
+        for r in conn.execute(q):
+            found.setdefault((r.article_key, r.symbol), []).append(
+                {"matched": r.matched, "method": r.method, "start": r.start, "end": r.end}
+            )
+    return found
 
 
 # Prices --------------------------------------------------------------------

@@ -1,0 +1,580 @@
+"""Trading calendars: place a publication time in market time, serve session grids.
+
+This is the only module that imports :mod:`exchange_calendars`. Everything else
+asks it two kinds of question:
+
+* *When can this news move the price?* :func:`event_time` maps an aware
+  publication timestamp to the first trading session it can move and to its
+  :class:`~monitor.models.Timing` (pre-market, regular hours, after hours, a
+  non-trading day, date only, or a 24/7 market).
+* *Which sessions surround this one?* :func:`sessions_in_range`,
+  :func:`sessions_window`, :func:`session_open`, :func:`session_close` and
+  :func:`last_closed_session` answer on the calendar's own session grid, never
+  by calendar-day arithmetic.
+
+Conventions
+-----------
+* Every timestamp passed in must be timezone-aware (any zone); it is converted
+  to UTC. A naive timestamp raises :class:`ValueError`.
+* A session is a naive :class:`datetime.date` label. Functions that take a
+  session also accept a naive midnight :class:`datetime.datetime` (for example
+  an element of a returned :class:`pandas.DatetimeIndex`).
+* A calendar is an exchange_calendars code (``"XNYS"``, ``"XLON"``, or one of
+  its aliases such as ``"NYSE"``) or :data:`~monitor.models.CALENDAR_24_7`.
+  The 24/7 calendar trades every UTC day: session ``D`` opens at 00:00 UTC of
+  ``D`` and closes at 00:00 UTC of the next day.
+* Exchange calendars are built once per process and cover the sessions from
+  2000-01-01 (or the calendar's own earliest supported date) to two years after
+  today (or its latest supported date). A question outside that range raises
+  :class:`~monitor.errors.CalendarError` rather than a silently wrong answer.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import exchange_calendars as xcals
+import pandas as pd
+from exchange_calendars.errors import InvalidCalendarName
+
+from monitor.errors import CalendarError
+from monitor.models import CALENDAR_24_7, EventTime, Timing, ensure_utc
+
+__all__ = [
+    "calendar_tz",
+    "event_time",
+    "is_session",
+    "last_closed_session",
+    "session_close",
+    "session_open",
+    "sessions_in_range",
+    "sessions_window",
+]
+
+logger = logging.getLogger(__name__)
+
+#: First date every exchange calendar is built from (unless the calendar's own
+#: ``bound_min`` is later).
+CALENDAR_START = date(2000, 1, 1)
+
+#: How far past today exchange calendars are built (unless the calendar's own
+#: ``bound_max`` is earlier).
+CALENDAR_HORIZON = timedelta(days=2 * 366)
+
+_UTC_ZONE = ZoneInfo("UTC")
+
+#: Deprecation warnings pandas 3 raises inside exchange_calendars while it builds.
+_LIBRARY_DEPRECATION = r".*\.values returning an ndarray that drops timezone"
+_ONE_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The session grid of one exchange calendar, as the lookups here need it.
+
+    ``sessions`` is naive ``datetime64[ns]`` (session labels); ``opens`` and
+    ``closes`` are ``datetime64[ns, UTC]`` aligned with it. ``start`` and
+    ``end`` are the dates the calendar was built for: every session in
+    ``start..end`` is in ``sessions``, every other day in it is no session.
+    """
+
+    name: str
+    canonical: str
+    tz: ZoneInfo
+    sessions: pd.DatetimeIndex
+    opens: pd.DatetimeIndex
+    closes: pd.DatetimeIndex
+    start: date
+    end: date
+
+
+#: Built grids by calendar name, and the errors of names that failed to build
+#: (so a bad name costs one attempt per process, not one per event).
+_grids: dict[str, _Grid | CalendarError] = {}
+_grids_lock = threading.Lock()
+
+
+# --------------------------------------------------------------------------- #
+# Building and caching calendars
+# --------------------------------------------------------------------------- #
+
+
+def _unknown_calendar(name: str) -> CalendarError:
+    """The error for a calendar name neither exchange_calendars nor we know."""
+    codes = xcals.get_calendar_names(include_aliases=False)
+    known = [*xcals.get_calendar_names(include_aliases=True), CALENDAR_24_7]
+    guesses = difflib.get_close_matches(name.strip().upper(), known, n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(repr(g) for g in guesses)}?" if guesses else ""
+    return CalendarError(
+        f"unknown trading calendar {name!r}.{hint} Set the instrument's calendar to an"
+        f" exchange_calendars code (ISO 10383 MIC, upper case) or {CALENDAR_24_7!r}"
+        f" for markets that trade around the clock (crypto). Known codes:"
+        f" {', '.join(c for c in codes if c != CALENDAR_24_7)}."
+    )
+
+
+def _clamp_to_bounds(
+    canonical: str, start: pd.Timestamp, end: pd.Timestamp
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``start..end`` narrowed to the dates the calendar class supports.
+
+    Some calendars only know their holidays for a bounded range (class methods
+    ``bound_min``/``bound_max``); asking for more raises ``ValueError``.
+    """
+    cls = type(xcals.get_calendar(canonical))
+    bound_min, bound_max = cls.bound_min(), cls.bound_max()
+    if bound_min is not None and start < bound_min:
+        start = bound_min
+    if bound_max is not None and end > bound_max:
+        end = bound_max
+    return start, end
+
+
+def _build_exchange_calendar(name: str) -> tuple[xcals.ExchangeCalendar, date, date]:
+    """Create the exchange_calendars calendar ``name`` over the monitor's range.
+
+    Returns the calendar and the first and last dates it was built for.
+    """
+    try:
+        canonical = xcals.resolve_alias(name)
+    except InvalidCalendarName:
+        raise _unknown_calendar(name) from None
+    start = pd.Timestamp(CALENDAR_START)
+    end = pd.Timestamp(datetime.now(timezone.utc).date() + CALENDAR_HORIZON)
+    try:
+        with warnings.catch_warnings():
+            # exchange_calendars' own use of pandas APIs that pandas 3 deprecates:
+            # nothing a user of the monitor can act on.
+            warnings.filterwarnings("ignore", message=_LIBRARY_DEPRECATION)
+            try:
+                cal = xcals.get_calendar(canonical, start=start, end=end)
+            except ValueError:
+                clamped = _clamp_to_bounds(canonical, start, end)
+                if clamped == (start, end) or clamped[0] >= clamped[1]:
+                    raise
+                start, end = clamped
+                logger.info(
+                    "calendar %s only covers %s to %s (exchange_calendars bounds)",
+                    canonical,
+                    start.date(),
+                    end.date(),
+                )
+                cal = xcals.get_calendar(canonical, start=start, end=end)
+    except Exception as exc:  # noqa: BLE001  # any failure of the library is a CalendarError
+        detail = f"{type(exc).__name__}: {exc}"
+        if len(detail) > 300:
+            detail = detail[:297] + "..."
+        raise CalendarError(
+            f"exchange_calendars could not build the {canonical} calendar for"
+            f" {start.date()} to {end.date()} ({detail}); give the instrument another"
+            f" calendar, or install an exchange_calendars version that supports this one"
+        ) from exc
+    return cal, start.date(), end.date()
+
+
+def _make_grid(name: str) -> _Grid:
+    """Build the calendar ``name`` and keep the arrays the lookups need."""
+    began = time.perf_counter()
+    cal, start, end = _build_exchange_calendar(name)
+    grid = _Grid(
+        name=name,
+        canonical=cal.name,
+        tz=ZoneInfo(cal.tz.key),
+        sessions=pd.DatetimeIndex(cal.sessions, freq=None, name=None).as_unit("ns"),
+        opens=pd.DatetimeIndex(cal.opens, freq=None, name=None).as_unit("ns"),
+        closes=pd.DatetimeIndex(cal.closes, freq=None, name=None).as_unit("ns"),
+        start=start,
+        end=end,
+    )
+    logger.debug(
+        "built calendar %s (%d sessions, %s to %s) in %.2fs",
+        grid.canonical,
+        len(grid.sessions),
+        start,
+        end,
+        time.perf_counter() - began,
+    )
+    return grid
+
+
+def _grid(calendar: str) -> _Grid:
+    """The cached session grid of the exchange calendar ``calendar``."""
+    entry = _grids.get(calendar)
+    if entry is None:
+        with _grids_lock:
+            entry = _grids.get(calendar)
+            if entry is None:
+                try:
+                    entry = _make_grid(calendar)
+                except CalendarError as exc:
+                    entry = exc
+                _grids[calendar] = entry
+    if isinstance(entry, CalendarError):
+        raise CalendarError(*entry.args)
+    return entry
+
+
+def _is_24_7(calendar: str) -> bool:
+    return calendar == CALENDAR_24_7
+
+
+# --------------------------------------------------------------------------- #
+# Small helpers
+# --------------------------------------------------------------------------- #
+
+
+def _as_session_date(value: date, param: str = "session") -> date:
+    """``value`` as a plain date; a datetime must be a naive midnight label."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None or value.time() != datetime.min.time():
+            raise ValueError(
+                f"{param} {value!r} is not a session label: pass a naive date"
+                " (datetime.date), not a point in time"
+            )
+        return value.date()
+    if isinstance(value, date):
+        return value
+    raise TypeError(f"{param} must be a datetime.date, got {type(value).__name__}")
+
+
+def _check_covered(grid: _Grid, day: date, what: str) -> None:
+    if not grid.start <= day <= grid.end:
+        raise CalendarError(
+            f"{what} {day} is outside the range the {grid.name} calendar covers"
+            f" ({grid.start} to {grid.end}); the monitor builds calendars from"
+            f" {CALENDAR_START} to {CALENDAR_HORIZON.days} days after today"
+        )
+
+
+def _session_position(grid: _Grid, session: date) -> int:
+    """Position of ``session`` in the grid; CalendarError if it is not a session."""
+    _check_covered(grid, session, "session")
+    label = pd.Timestamp(session)
+    pos = int(grid.sessions.searchsorted(label, side="left"))
+    if pos == len(grid.sessions) or grid.sessions[pos] != label:
+        raise CalendarError(
+            f"{session} is not a trading session of the {grid.name} calendar"
+            " (a weekend or a holiday): pass a session date"
+        )
+    return pos
+
+
+def _utc(ts: pd.Timestamp) -> datetime:
+    """A UTC pandas Timestamp as a plain aware ``datetime`` in UTC."""
+    return ts.to_pydatetime().astimezone(timezone.utc)
+
+
+def _session_index(values: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Session labels as the documented contract: naive, ns, no freq, no name."""
+    return pd.DatetimeIndex(values, freq=None, name=None).as_unit("ns")
+
+
+# --------------------------------------------------------------------------- #
+# Public API
+# --------------------------------------------------------------------------- #
+
+
+def event_time(published_at: datetime, calendar: str, *, date_only: bool = False) -> EventTime:
+    """Place a publication time in the market time of ``calendar``.
+
+    Parameters
+    ----------
+    published_at : datetime
+        When the article was published; timezone-aware, any zone. For
+        date-only articles, 00:00 UTC of the publication date.
+    calendar : str
+        An exchange_calendars code (``"XNYS"``) or ``"24/7"``.
+    date_only : bool, default False
+        True when only the publication date is known.
+
+    Returns
+    -------
+    EventTime
+        ``session`` is the first session the news can move and ``timing``
+        says where the publication fell:
+
+        * 24/7: the UTC date of ``published_at``, ``CONTINUOUS`` (or
+          ``DATE_ONLY``).
+        * exchange, ``date_only``: the UTC date of ``published_at`` if it is
+          a session, else the next session; ``DATE_ONLY``.
+        * exchange, timed: the first session whose close is strictly after
+          ``published_at``. The timing is ``REGULAR`` from the open (included)
+          to the close (excluded); otherwise it is judged by the local date in
+          the exchange's time zone: ``PRE_MARKET`` if that date is the chosen
+          session, ``AFTER_HOURS`` if it is an earlier session (whose close
+          has passed), ``NON_TRADING_DAY`` if it is no session (weekend,
+          holiday). Early closes and daylight saving follow the calendar.
+
+    Raises
+    ------
+    ValueError
+        If ``published_at`` is naive.
+    CalendarError
+        If the calendar is unknown or ``published_at`` is outside the range
+        the calendar covers.
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> from zoneinfo import ZoneInfo
+    >>> ny = ZoneInfo("America/New_York")
+    >>> event_time(datetime(2025, 2, 4, 8, 0, tzinfo=ny), "XNYS")
+    EventTime(session=datetime.date(2025, 2, 4), timing=<Timing.PRE_MARKET: 'pre_market'>, calendar='XNYS')
+    """
+    utc = ensure_utc(published_at)
+    if _is_24_7(calendar):
+        timing = Timing.DATE_ONLY if date_only else Timing.CONTINUOUS
+        return EventTime(session=utc.date(), timing=timing, calendar=calendar)
+
+    grid = _grid(calendar)
+    if date_only:
+        day = utc.date()
+        _check_covered(grid, day, "publication date")
+        pos = int(grid.sessions.searchsorted(pd.Timestamp(day), side="left"))
+        if pos == len(grid.sessions):
+            raise CalendarError(
+                f"no {grid.name} session on or after {day} within the calendar's range"
+                f" (it ends {grid.end})"
+            )
+        return EventTime(
+            session=grid.sessions[pos].date(), timing=Timing.DATE_ONLY, calendar=calendar
+        )
+
+    moment = pd.Timestamp(utc)
+    if moment < grid.opens[0] or moment >= grid.closes[-1]:
+        raise CalendarError(
+            f"publication time {utc.isoformat()} is outside the range the {grid.name}"
+            f" calendar covers ({_utc(grid.opens[0]).isoformat()} to"
+            f" {_utc(grid.closes[-1]).isoformat()})"
+        )
+    pos = int(grid.closes.searchsorted(moment, side="right"))  # first close > moment
+    session = grid.sessions[pos].date()
+    if moment >= grid.opens[pos]:
+        timing = Timing.REGULAR
+    else:
+        local_day = utc.astimezone(grid.tz).date()
+        if local_day == session:
+            timing = Timing.PRE_MARKET
+        elif pd.Timestamp(local_day) in grid.sessions:
+            timing = Timing.AFTER_HOURS
+        else:
+            timing = Timing.NON_TRADING_DAY
+    return EventTime(session=session, timing=timing, calendar=calendar)
+
+
+def is_session(calendar: str, day: date) -> bool:
+    """Whether ``day`` is a trading session of ``calendar``.
+
+    Parameters
+    ----------
+    calendar : str
+        An exchange_calendars code or ``"24/7"`` (every day is a session).
+    day : date
+        The date to test.
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    CalendarError
+        If the calendar is unknown or ``day`` is outside its range.
+    """
+    day = _as_session_date(day, "day")
+    if _is_24_7(calendar):
+        return True
+    grid = _grid(calendar)
+    _check_covered(grid, day, "date")
+    return pd.Timestamp(day) in grid.sessions
+
+
+def sessions_in_range(calendar: str, start: date, end: date) -> pd.DatetimeIndex:
+    """The sessions of ``calendar`` from ``start`` to ``end``, both included.
+
+    Parameters
+    ----------
+    calendar : str
+        An exchange_calendars code or ``"24/7"``.
+    start, end : date
+        First and last date of the range (need not be sessions).
+
+    Returns
+    -------
+    pd.DatetimeIndex
+        dtype ``datetime64[ns]``, no time zone, normalised (midnight) session
+        labels in increasing order, ``freq`` None. For 24/7 every day.
+        Empty if no session falls in the range.
+
+    Raises
+    ------
+    ValueError
+        If ``start`` is after ``end``.
+    CalendarError
+        If the calendar is unknown or the range leaves the calendar's range.
+    """
+    start = _as_session_date(start, "start")
+    end = _as_session_date(end, "end")
+    if start > end:
+        raise ValueError(f"start {start} is after end {end}")
+    if _is_24_7(calendar):
+        return _session_index(pd.date_range(start, end, freq="D"))
+    grid = _grid(calendar)
+    _check_covered(grid, start, "start")
+    _check_covered(grid, end, "end")
+    lo = grid.sessions.searchsorted(pd.Timestamp(start), side="left")
+    hi = grid.sessions.searchsorted(pd.Timestamp(end), side="right")
+    return _session_index(grid.sessions[lo:hi])
+
+
+def sessions_window(calendar: str, session: date, before: int, after: int) -> pd.DatetimeIndex:
+    """``before`` sessions preceding ``session``, the session and ``after`` following.
+
+    Parameters
+    ----------
+    calendar : str
+        An exchange_calendars code or ``"24/7"``.
+    session : date
+        A session of ``calendar``.
+    before, after : int
+        Number of sessions wanted before and after ``session`` (>= 0).
+
+    Returns
+    -------
+    pd.DatetimeIndex
+        ``before + 1 + after`` session labels (same dtype contract as
+        :func:`sessions_in_range`), ``session`` at position ``before``.
+
+    Raises
+    ------
+    ValueError
+        If ``before`` or ``after`` is negative.
+    CalendarError
+        If ``session`` is not a session, or the window leaves the calendar's
+        range.
+    """
+    session = _as_session_date(session)
+    if before < 0 or after < 0:
+        raise ValueError(f"before and after must be >= 0, got before={before}, after={after}")
+    if _is_24_7(calendar):
+        first = session - timedelta(days=before)
+        return _session_index(pd.date_range(first, periods=before + 1 + after, freq="D"))
+    grid = _grid(calendar)
+    pos = _session_position(grid, session)
+    lo, hi = pos - before, pos + after + 1
+    if lo < 0 or hi > len(grid.sessions):
+        raise CalendarError(
+            f"a window of {before} sessions before and {after} after {session} leaves"
+            f" the range the {grid.name} calendar covers ({grid.start} to {grid.end})"
+        )
+    return _session_index(grid.sessions[lo:hi])
+
+
+def session_open(calendar: str, session: date) -> datetime:
+    """When ``session`` opens, as an aware UTC datetime.
+
+    Parameters
+    ----------
+    calendar : str
+        An exchange_calendars code or ``"24/7"`` (00:00 UTC of ``session``).
+    session : date
+        A session of ``calendar``.
+
+    Returns
+    -------
+    datetime
+        Aware, UTC.
+
+    Raises
+    ------
+    CalendarError
+        If ``session`` is not a session of ``calendar`` or is out of range.
+    """
+    session = _as_session_date(session)
+    if _is_24_7(calendar):
+        return datetime(session.year, session.month, session.day, tzinfo=timezone.utc)
+    grid = _grid(calendar)
+    return _utc(grid.opens[_session_position(grid, session)])
+
+
+def session_close(calendar: str, session: date) -> datetime:
+    """When ``session`` closes, as an aware UTC datetime (early closes included).
+
+    Parameters
+    ----------
+    calendar : str
+        An exchange_calendars code or ``"24/7"`` (00:00 UTC of the next day).
+    session : date
+        A session of ``calendar``.
+
+    Returns
+    -------
+    datetime
+        Aware, UTC.
+
+    Raises
+    ------
+    CalendarError
+        If ``session`` is not a session of ``calendar`` or is out of range.
+    """
+    session = _as_session_date(session)
+    if _is_24_7(calendar):
+        return session_open(calendar, session) + _ONE_DAY
+    grid = _grid(calendar)
+    return _utc(grid.closes[_session_position(grid, session)])
+
+
+def last_closed_session(calendar: str, now: datetime) -> date:
+    """The last session whose close is at or before ``now``: its daily bar is final.
+
+    Parameters
+    ----------
+    calendar : str
+        An exchange_calendars code or ``"24/7"``.
+    now : datetime
+        Timezone-aware current time (any zone).
+
+    Returns
+    -------
+    date
+        The session label.
+
+    Raises
+    ------
+    ValueError
+        If ``now`` is naive.
+    CalendarError
+        If the calendar is unknown or ``now`` is outside its range.
+    """
+    utc = ensure_utc(now)
+    if _is_24_7(calendar):
+        return utc.date() - _ONE_DAY
+    grid = _grid(calendar)
+    moment = pd.Timestamp(utc)
+    pos = int(grid.closes.searchsorted(moment, side="right")) - 1  # last close <= moment
+    if pos < 0 or pos == len(grid.closes) - 1:
+        raise CalendarError(
+            f"{utc.isoformat()} is outside the range the {grid.name} calendar covers"
+            f" ({_utc(grid.closes[0]).isoformat()} to {_utc(grid.closes[-1]).isoformat()})"
+        )
+    return grid.sessions[pos].date()
+
+
+def calendar_tz(calendar: str) -> ZoneInfo:
+    """The time zone of ``calendar``'s exchange (UTC for ``"24/7"``).
+
+    Raises
+    ------
+    CalendarError
+        If the calendar is unknown.
+    """
+    if _is_24_7(calendar):
+        return _UTC_ZONE
+    return _grid(calendar).tz
