@@ -1,0 +1,461 @@
+"""Replay Yahoo Finance offline: a local HTTP server and a curl_cffi session that talks to it.
+
+yfinance accepts ``session=`` (a curl_cffi ``Session``). :class:`ReplaySession`
+rewrites every ``https://<anything>.yahoo.com`` URL to the local
+:class:`YahooReplayServer`, so yfinance's whole code path (cookie, crumb, the
+time zone probe, the chart request, parsing, adjusting) runs against recorded
+responses and never reaches the internet. A URL whose host is neither Yahoo's
+nor local raises :class:`UnexpectedHostError`.
+
+Typical use in a test module (fixtures belong to the test files)::
+
+    import yahoo_replay  # tests/ is on sys.path: pytest inserts a conftest's folder
+
+    @pytest.fixture
+    def yahoo(tmp_path):
+        with yahoo_replay.replay_yahoo(tmp_path) as replay:
+            yield replay
+
+    def test_something(yahoo):
+        source = YahooPriceSource(session=yahoo.session())
+        ...
+        assert yahoo.server.chart_requests("CXW")
+
+:func:`replay_yahoo` starts a server, points yfinance's caches (time zone,
+cookie, ISIN) at a fresh folder under ``tmp_path`` and resets yfinance's
+process-wide state (its ``YfData`` singleton with the cached cookie and crumb,
+and the in-memory response cache) on entry and on exit, so nothing leaks
+between tests or into ``~/.cache``.
+
+Recordings live in ``tests/data/yahoo/*.json``, one file per symbol::
+
+    {"symbol": "CXW", "status": 200, "note": "...", "body": {"chart": {...}}}
+
+``body`` is exactly what Yahoo's ``/v8/finance/chart/SYMBOL`` returns. The
+file whose symbol is ``"*"`` answers every symbol without a recording (Yahoo's
+404 "No data found, symbol may be delisted"). The server cuts a recorded body
+to the request's ``period1``/``period2`` (or ``range``), as Yahoo does.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+
+from curl_cffi import requests as curl_requests
+
+DATA_DIR = Path(__file__).resolve().parent / "data" / "yahoo"
+DEFAULT_SYMBOL = "*"
+DEFAULT_CRUMB = "replayCrumb0"
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+ORIGINAL_HOST_HEADER = "X-Replay-Original-Host"
+
+_RANGE_SECONDS = {"d": 86_400, "wk": 7 * 86_400, "mo": 31 * 86_400, "y": 366 * 86_400}
+
+
+class UnexpectedHostError(RuntimeError):
+    """A test tried to reach a host that is neither Yahoo's nor local."""
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One recorded chart answer: HTTP status and the JSON body."""
+
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """A request the replay server answered."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    host: str  # the Yahoo host the client asked for (before the rewrite), or the local one
+    headers: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def params(self) -> dict[str, str]:
+        """Query parameters with their first value."""
+        return {k: v[0] for k, v in self.query.items()}
+
+    @property
+    def chart_symbol(self) -> str | None:
+        """The symbol of a ``/v8/finance/chart/SYMBOL`` request, else None."""
+        prefix = "/v8/finance/chart/"
+        return unquote(self.path[len(prefix):]) if self.path.startswith(prefix) else None
+
+
+def load_recordings(directory: str | Path = DATA_DIR) -> dict[str, Recording]:
+    """Read every ``*.json`` recording of ``directory`` into symbol -> :class:`Recording`."""
+    recordings: dict[str, Recording] = {}
+    for path in sorted(Path(directory).glob("*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        symbol = doc["symbol"]
+        if symbol in recordings:
+            raise ValueError(f"{path}: symbol {symbol!r} recorded twice")
+        recordings[symbol] = Recording(status=int(doc["status"]), body=doc["body"])
+    return recordings
+
+
+def _yahoo_error(status: int, description: str) -> Recording:
+    code = {400: "Bad Request", 404: "Not Found", 429: "Too Many Requests"}.get(status, "Error")
+    return Recording(status, {"chart": {"result": None, "error": {"code": code, "description": description}}})
+
+
+def cut_chart(body: Mapping[str, Any], params: Mapping[str, str]) -> dict[str, Any]:
+    """Cut a recorded chart body to the bars a request asks for.
+
+    ``period1 <= timestamp < period2`` when the request carries them, else the
+    bars of the trailing ``range`` (``1d`` = the last bar, ``5d`` = the last
+    five, ``1mo``/``1y`` by seconds, ``max``/``ytd`` = all). Events are cut
+    the same way. With no bar left the body takes Yahoo's empty shape: meta,
+    no ``timestamp`` and ``"indicators": {"quote": [{}]}``.
+    """
+    result = (body.get("chart") or {}).get("result")
+    if not result:
+        return copy.deepcopy(dict(body))
+    item = copy.deepcopy(result[0])
+    stamps: list[int] = item.get("timestamp") or []
+    if "period1" in params or "period2" in params:
+        lo, hi = int(params.get("period1", 0)), int(params.get("period2", 2**62))
+    else:
+        lo, hi = _range_bounds(params.get("range", "max"), stamps)
+    keep = [i for i, t in enumerate(stamps) if lo <= t < hi]
+
+    meta = item.setdefault("meta", {})
+    meta["range"] = params.get("range", "")
+    if keep:
+        item["timestamp"] = [stamps[i] for i in keep]
+        indicators = item.get("indicators", {})
+        for block in indicators.values():
+            for series in block:
+                for name, values in list(series.items()):
+                    series[name] = [values[i] for i in keep]
+        for kind, events in list(item.get("events", {}).items()):
+            item["events"][kind] = {k: v for k, v in events.items() if lo <= int(k) < hi}
+    else:
+        item.pop("timestamp", None)
+        item.pop("events", None)
+        item["indicators"] = {"quote": [{}]}
+    return {"chart": {"result": [item], "error": None}}
+
+
+def _range_bounds(range_: str, stamps: list[int]) -> tuple[int, int]:
+    if not stamps or range_ in ("max", "ytd", ""):
+        return 0, 2**62
+    end = stamps[-1] + 1
+    number = "".join(ch for ch in range_ if ch.isdigit())
+    unit = range_[len(number):]
+    count = int(number or 1)
+    if unit == "d":  # trading days: the last `count` bars
+        return stamps[max(0, len(stamps) - count)], end
+    if unit not in _RANGE_SECONDS:
+        raise ValueError(f"replay: unknown range {range_!r}")
+    return end - count * _RANGE_SECONDS[unit], end
+
+
+class YahooReplayServer:
+    """A threaded local HTTP server answering like Yahoo from recordings.
+
+    Routes: ``/`` (200 with a cookie, stands for fc.yahoo.com),
+    ``/v1/test/getcrumb`` (the crumb), ``/v8/finance/chart/SYMBOL``,
+    ``/v10/finance/quoteSummary/SYMBOL`` (Yahoo's 404 for a symbol without
+    a chart recording; yfinance asks it when the time zone probe fails) and
+    ``/v7/finance/quote`` (empty result). Anything else: Yahoo's 404 JSON.
+
+    Every request is recorded (:attr:`requests`). :meth:`inject` makes a
+    symbol answer a given status (for example 429) until :meth:`clear_injections`.
+    """
+
+    def __init__(self, recordings: Mapping[str, Recording] | None = None, *, crumb: str = DEFAULT_CRUMB) -> None:
+        self.recordings: dict[str, Recording] = dict(load_recordings() if recordings is None else recordings)
+        self.crumb = crumb
+        self._requests: list[ReceivedRequest] = []
+        self._injected: dict[str, Recording] = {}
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self) -> YahooReplayServer:
+        if self._httpd is not None:
+            raise RuntimeError("replay server already started")
+        handler = type("_Handler", (_Handler,), {"replay": self})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="yahoo-replay", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        assert self._thread is not None
+        self._thread.join(timeout=5)
+        self._httpd = self._thread = None
+
+    def __enter__(self) -> YahooReplayServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("replay server not started")
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- test controls -----------------------------------------------------
+    def inject(self, symbol: str, status: int, body: Mapping[str, Any] | str | None = None) -> None:
+        """Answer every chart request for ``symbol`` with ``status`` (and ``body``)."""
+        if body is None:
+            if status == 429:
+                body = "Too Many Requests\r\n"  # Yahoo's 429 is plain text
+            elif status == 404:
+                body = _yahoo_error(404, "No data found, symbol may be delisted").body
+            else:
+                body = _yahoo_error(status, f"HTTP {status}").body
+        with self._lock:
+            self._injected[symbol.upper()] = Recording(status, body)  # type: ignore[arg-type]
+
+    def clear_injections(self) -> None:
+        with self._lock:
+            self._injected.clear()
+
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        """A copy of the requests received so far, in order."""
+        with self._lock:
+            return list(self._requests)
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+    def chart_requests(self, symbol: str | None = None) -> list[ReceivedRequest]:
+        """The ``/v8/finance/chart`` requests received (for ``symbol`` if given)."""
+        return [r for r in self.requests if r.chart_symbol is not None and (symbol is None or r.chart_symbol == symbol)]
+
+    def paths(self) -> list[str]:
+        return [r.path for r in self.requests]
+
+    # -- answers -----------------------------------------------------------
+    def _record(self, request: ReceivedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    def chart_answer(self, symbol: str, params: Mapping[str, str]) -> Recording:
+        with self._lock:
+            injected = self._injected.get(symbol.upper())
+        if injected is not None:
+            return injected
+        recording = self.recordings.get(symbol) or self.recordings.get(DEFAULT_SYMBOL)
+        if recording is None:
+            return _yahoo_error(404, "No data found, symbol may be delisted")
+        if recording.status != 200:
+            return recording
+        result = (recording.body.get("chart") or {}).get("result") or [{}]
+        granularity = result[0].get("meta", {}).get("dataGranularity", "1d")
+        if params.get("interval", "1d") != granularity:
+            return _yahoo_error(400, f"replay: {symbol} recorded at interval {granularity}, not {params.get('interval')}")
+        return Recording(200, cut_chart(recording.body, params))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    replay: YahooReplayServer  # set on the per-server subclass
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: avoid the 40 ms delayed-ACK stall
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep the test output quiet
+        pass
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self._answer()
+
+    def _answer(self) -> None:
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        host = self.headers.get(ORIGINAL_HOST_HEADER) or self.headers.get("Host", "")
+        request = ReceivedRequest(self.command, parts.path, query, host, dict(self.headers.items()))
+        self.replay._record(request)
+        params = request.params
+        path = parts.path
+
+        if path == "/":
+            self._send(200, "<html><body>OK</body></html>", "text/html; charset=utf-8",
+                       {"Set-Cookie": "A3=d=replay&S=replay; Max-Age=31557600; Path=/; SameSite=None; HttpOnly"})
+        elif path == "/v1/test/getcrumb":
+            self._send(200, self.replay.crumb, "text/plain;charset=utf-8")
+        elif request.chart_symbol is not None:
+            answer = self.replay.chart_answer(request.chart_symbol, params)
+            self._send_body(answer)
+        elif path.startswith("/v10/finance/quoteSummary/"):
+            symbol = unquote(path.rsplit("/", 1)[1])
+            recorded = self.replay.recordings.get(symbol)
+            if recorded is not None and recorded.status == 200:
+                self._send_body(Recording(501, {"quoteSummary": {"result": None, "error": {
+                    "code": "Not Implemented", "description": f"replay: no quoteSummary recording for {symbol}"}}}))
+            else:
+                self._send_body(Recording(404, {"quoteSummary": {"result": None, "error": {
+                    "code": "Not Found", "description": f"Quote not found for symbol: {symbol}"}}}))
+        elif path == "/v7/finance/quote":
+            self._send_body(Recording(200, {"quoteResponse": {"result": [], "error": None}}))
+        else:
+            self._send_body(Recording(404, {"finance": {"result": None, "error": {
+                "code": "Not Found", "description": "HTTP 404 Not Found"}}}))
+
+    def _send_body(self, answer: Recording) -> None:
+        if isinstance(answer.body, str):
+            self._send(answer.status, answer.body, "text/html;charset=utf-8")
+        else:
+            self._send(answer.status, json.dumps(answer.body), "application/json;charset=utf-8")
+
+    def _send(self, status: int, text: str, content_type: str, headers: Mapping[str, str] | None = None) -> None:
+        data = text.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+
+# -- the client side ---------------------------------------------------------
+
+def is_yahoo_host(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    return host == "yahoo.com" or host.endswith(".yahoo.com")
+
+
+def rewrite_url(url: str, base_url: str) -> tuple[str, str]:
+    """Map a Yahoo URL onto ``base_url``; return (new url, original host).
+
+    Local URLs pass unchanged. Any other host raises :class:`UnexpectedHostError`.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme in ("http", "https") and is_yahoo_host(host):
+        base = urlsplit(base_url)
+        return urlunsplit((base.scheme, base.netloc, parts.path or "/", parts.query, parts.fragment)), host
+    if parts.scheme in ("http", "https") and host in LOCAL_HOSTS:
+        return url, host
+    raise UnexpectedHostError(f"replay session refused {url!r}: only Yahoo hosts (rewritten to the local server) and local hosts are allowed in tests")
+
+
+class ReplaySession(curl_requests.Session):
+    """A curl_cffi Session sending every Yahoo request to a local replay server.
+
+    Redirects are not followed (libcurl would follow them without coming back
+    through :meth:`request`), proxies and proxy environment variables are
+    ignored, so no request can leave the machine.
+    """
+
+    def __init__(self, target: YahooReplayServer | str, **kwargs: Any) -> None:
+        kwargs.setdefault("trust_env", False)
+        super().__init__(**kwargs)
+        self._target = target
+
+    @property
+    def base_url_for_replay(self) -> str:
+        target = self._target
+        return target if isinstance(target, str) else target.base_url
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        new_url, host = rewrite_url(url, self.base_url_for_replay)
+        if self.proxies or kwargs.get("proxies") or kwargs.get("proxy"):
+            raise UnexpectedHostError(f"replay session refused a proxied request to {url!r}")
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers[ORIGINAL_HOST_HEADER] = host
+        kwargs["headers"] = headers
+        kwargs["allow_redirects"] = False
+        return super().request(method, new_url, *args, **kwargs)
+
+
+# -- yfinance's process-wide state ---------------------------------------------
+
+def reset_yfinance_state(cache_dir: str | Path | None = None) -> None:
+    """Forget yfinance's process-wide state and (optionally) move its caches.
+
+    yfinance 1.7 keeps, per process: a ``YfData`` singleton holding the
+    session, cookie and crumb; an LRU cache of past-dated chart answers keyed
+    on the URL (so a later test would get an earlier test's answer); cache
+    managers that keep their SQLite handle once opened (so
+    ``set_tz_cache_location`` alone does not move an opened cache); and a
+    counter limiting the ``info`` fallback of the time zone probe to the first
+    two failures of the process. All are reset here.
+    """
+    import yfinance as yf
+    from yfinance import base, cache, data
+
+    data.YfData.cache_get.cache_clear()
+    data.SingletonMeta._instances.pop(data.YfData, None)
+    base._tz_info_fetch_ctr = 0
+    for manager in (cache._TzDBManager, cache._CookieDBManager, cache._ISINDBManager):
+        manager.close_db()
+        manager._db = None
+    cache._TzCacheManager._tz_cache = None
+    cache._CookieCacheManager._Cookie_cache = None
+    cache._ISINCacheManager._isin_cache = None
+    if cache_dir is not None:
+        # set_tz_cache_location moves the time zone, cookie and ISIN caches;
+        # yfinance creates the folder when it first writes.
+        yf.set_tz_cache_location(str(cache_dir))
+
+
+@dataclass
+class YahooReplay:
+    """What :func:`replay_yahoo` yields."""
+
+    server: YahooReplayServer
+    cache_dir: Path
+
+    def session(self, **kwargs: Any) -> ReplaySession:
+        """A new :class:`ReplaySession` bound to :attr:`server`."""
+        return ReplaySession(self.server, **kwargs)
+
+
+@contextmanager
+def isolated_yfinance(cache_dir: str | Path) -> Iterator[Path]:
+    """Run the block with yfinance's caches in ``cache_dir`` and fresh process state."""
+    from yfinance import cache
+
+    previous = cache._TzDBManager.get_location()
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    reset_yfinance_state(cache_dir)
+    try:
+        yield cache_dir
+    finally:
+        reset_yfinance_state(previous)
+
+
+@contextmanager
+def replay_yahoo(tmp_path: str | Path, recordings: Mapping[str, Recording] | None = None) -> Iterator[YahooReplay]:
+    """Start a replay server with isolated yfinance caches under ``tmp_path``."""
+    with isolated_yfinance(Path(tmp_path) / "yfinance-cache") as cache_dir, YahooReplayServer(recordings) as server:
+        yield YahooReplay(server=server, cache_dir=cache_dir)
