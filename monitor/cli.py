@@ -85,7 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
 # Commands ----------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace, out: Console) -> int:
     from monitor.config import load_settings
-    from monitor.pipeline import Pipeline, results_table
     from monitor.store.db import open_store
 
     if not args.once:
@@ -95,6 +94,8 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
         )
     settings = load_settings()
     engine = open_store(settings.database_url)
+    from monitor.pipeline import Pipeline, results_table  # heavy imports after the cheap checks
+
     pipeline = Pipeline(settings, engine)
     with out.status("running the pipeline", spinner="dots") if not args.json and out.is_terminal else _null():
         report = pipeline.run_pass()

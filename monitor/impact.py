@@ -34,7 +34,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from monitor.errors import DataValidationError
 
@@ -516,7 +516,7 @@ def event_study(
                 abnormal_return=growth - float(np.prod(1.0 + expected[days])),
                 car=car,
                 t_stat=t_stat,
-                p_value=None if t_stat is None else float(2.0 * stats.t.sf(abs(t_stat), dof)),
+                p_value=None if t_stat is None else float(2.0 * special.stdtr(dof, -abs(t_stat))),
                 n_obs=k,
                 complete=pos + e <= last,
             )
@@ -650,7 +650,7 @@ def brown_warner_1985(estimation_ar: pd.DataFrame, event_ar: pd.DataFrame) -> pd
             "mean_ar": mean_ar,
             "n": event_ar.count(axis=1).astype("int64"),
             "statistic": statistic,
-            "p_value": pd.Series(2.0 * stats.norm.sf(statistic.abs()), index=event_ar.index),
+            "p_value": pd.Series(2.0 * special.ndtr(-statistic.abs().to_numpy()), index=event_ar.index),
         },
         index=event_ar.index,
     )
