@@ -129,3 +129,12 @@ def test_plain_postgresql_urls_use_psycopg3() -> None:
 def test_unreachable_database_is_one_clear_error() -> None:
     with pytest.raises(StoreError, match="cannot open the database .*127.0.0.1:1"):
         db.open_store("postgresql+psycopg://postgres@127.0.0.1:1/nothing?connect_timeout=2")
+
+
+def test_migrations_match_the_table_definitions(engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    assert diff == [], f"tables and migrations disagree; add a migration: {diff}"
