@@ -62,7 +62,9 @@ class Article:
     unique within it (a file name, a GUID). ``published_at`` is aware UTC;
     when ``date_only`` is true only the date is known and ``published_at`` is
     00:00 UTC of that date. ``zone_given`` tells whether the source gave the
-    time with a zone or the zone was assumed.
+    time with a zone or the zone was assumed. ``undated`` marks an article
+    whose date was missing or unreadable (``published_at`` is then the time it
+    was fetched). Title and body are plain text, never markup.
     """
 
     source: str
@@ -73,6 +75,11 @@ class Article:
     date_only: bool = False
     zone_given: bool = False
     url: str | None = None
+    #: The publisher's identifier (RSS ``guid``, Atom ``id``, Yahoo ``uuid``), if any.
+    guid: str | None = None
+    #: No usable publication time was given: ``published_at`` is the fetch time,
+    #: and the article is kept but left out of event studies.
+    undated: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "published_at", ensure_utc(self.published_at))

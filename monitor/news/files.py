@@ -23,7 +23,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from monitor.models import Article
-from monitor.news import Dropped, SourceBatch
+from monitor.news import Dropped, PollState, SourceBatch
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class FilesNewsSource:
         self.folders = [Path(f) for f in folders]
         self.default_tz = default_tz
 
-    def fetch(self) -> SourceBatch:
+    def fetch(self, state: PollState | None = None) -> SourceBatch:
         found: list[Article] = []
         dropped: list[Dropped] = []
         for folder in self.folders:
