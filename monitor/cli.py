@@ -37,6 +37,8 @@ EPILOG = """\
 examples:
   monitor run --once            one pass over the configured sources; prints the events
   monitor run --once --json     the same as JSON for machines
+  monitor sources               the news sources and their health
+  monitor import news a.jsonl   import articles from a JSON Lines file
   monitor db upgrade            create or migrate the database schema
 """
 
@@ -69,6 +71,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--once", action="store_true", help="one pass, then exit (the scheduler comes later)")
     run.add_argument("--json", action="store_true", help="print the events as JSON instead of a table")
     run.set_defaults(func=cmd_run)
+
+    src = sub.add_parser(
+        "sources", help="list the news sources and their health",
+        description="Every configured news source with its health: status (ok, degraded, failing, "
+        "unhealthy, new), the last poll and the last success, failures or empty polls in a row, the "
+        "last poll's counts and error.",
+    )
+    src.add_argument("--json", action="store_true", help="print as JSON")
+    src.set_defaults(func=cmd_sources)
+
+    imp = sub.add_parser("import", help="import news from a file",
+                         description="Import articles from a file and take them through the pipeline.")
+    impsub = imp.add_subparsers(dest="import_kind", metavar="KIND", required=True)
+    news = impsub.add_parser(
+        "news", help="import a JSON Lines file of articles",
+        description="One article per line: {\"id\", \"title\", \"body\" (or \"summary\"), "
+        "\"published_at\" (ISO 8601, optional), \"url\" (optional)}. Bad lines are skipped with "
+        "their line number; the articles are tagged, placed in market time and measured like "
+        "any other source's.",
+    )
+    news.add_argument("file", metavar="FILE.jsonl", help="the JSON Lines file")
+    news.add_argument("--json", action="store_true", help="print the pass counts as JSON")
+    news.set_defaults(func=cmd_import_news)
 
     db = sub.add_parser("db", help="database schema: upgrade, current revision",
                         description="Manage the store's schema (Alembic migrations).")
@@ -105,15 +130,87 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
         out.print_json(json.dumps(payload, default=_json_default))
     else:
         _print_events(out, rows, settings.window_list)
-        out.print(
-            f"pass: {report.articles_new} new article(s) of {report.articles_seen} read"
-            f" ({report.articles_dropped} skipped), {report.events_new} new event(s), "
-            f"{report.returns_new} new result row(s), {report.bars_written} price bar(s) written"
-        )
+        out.print(_summary(report), highlight=False)
         for problem in report.problems:
             out.print(f"[yellow]warning:[/] {problem}", highlight=False)
     engine.dispose()
     return 0
+
+
+def cmd_sources(args: argparse.Namespace, out: Console) -> int:
+    from monitor.config import load_settings
+    from monitor.store import repo
+    from monitor.store.db import open_store
+
+    settings = load_settings()
+    engine = open_store(settings.database_url)
+    from monitor.pipeline import Pipeline  # heavy imports after the cheap checks
+
+    pipeline = Pipeline(settings, engine)
+    with engine.begin() as conn:
+        repo.register_sources(conn, pipeline.source_rows())
+    with engine.connect() as conn:
+        rows = repo.sources_health(conn)
+    configured = {s.name for s in pipeline.sources}
+    for row in rows:
+        row["configured"] = row["name"] in configured
+    if args.json:
+        out.print_json(json.dumps(rows, default=_json_default))
+        return 0
+    table = Table(title="News sources", title_justify="left", header_style="bold", box=None, pad_edge=False)
+    for name in ("Source", "Status", "Last poll (UTC)", "Last success (UTC)", "Fails", "Empty",
+                 "Seen", "New", "Polls", "Last error"):
+        table.add_column(name, no_wrap=name != "Last error", overflow="fold")
+    for row in rows:
+        last = row["last_poll"] or {}
+        status = row["status"] + ("" if row["configured"] else " (no longer configured)")
+        table.add_row(
+            row["name"], status, _stamp(row["last_poll_at"]), _stamp(row["last_success_at"]),
+            str(row["consecutive_failures"]), str(row["consecutive_empty"]),
+            str(last.get("items_seen", "—")), str(last.get("items_new", "—")), str(row["polls"]),
+            row["last_error"] or "",
+        )
+    out.print(table)
+    return 0
+
+
+def cmd_import_news(args: argparse.Namespace, out: Console) -> int:
+    from pathlib import Path
+
+    from monitor.config import load_settings
+    from monitor.store.db import open_store
+
+    settings = load_settings()
+    path = Path(args.file)
+    if not path.is_file():
+        raise MonitorError(f"no such file: {path}")
+    engine = open_store(settings.database_url)
+    from monitor.news.jsonl import JsonLinesSource
+    from monitor.pipeline import Pipeline
+
+    source = JsonLinesSource(path, default_tz=settings.tz)
+    report = Pipeline(settings, engine, sources=[source]).run_pass()
+    if args.json:
+        out.print_json(json.dumps({"pass": report.counts(), "problems": report.problems}))
+    else:
+        out.print(_summary(report), highlight=False)
+        for problem in report.problems:
+            out.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    engine.dispose()
+    return 1 if report.problems and report.articles_seen == 0 else 0
+
+
+def _stamp(value: datetime | None) -> str:
+    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _summary(report: Any) -> str:
+    return (
+        f"pass: {report.articles_new} new article(s) of {report.articles_seen} read "
+        f"({report.duplicates} already held, {report.repeats} repeat(s) of earlier stories, "
+        f"{report.articles_dropped} skipped), {report.events_new} new event(s), "
+        f"{report.returns_new} new result row(s), {report.bars_written} price bar(s) written"
+    )
 
 
 def cmd_db_upgrade(args: argparse.Namespace, out: Console) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -57,6 +57,18 @@ def _bundled_seeds() -> Path:
     return Path(__file__).resolve().parent.parent / "seeds"
 
 
+class FeedConfig(BaseModel):
+    """One RSS or Atom feed: ``[[feeds]]`` in monitor.toml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Short unique name.")
+    #: Checked when polled (scheme, address): a refused URL fails its own
+    #: source and never the others.
+    url: str = Field(min_length=1, description="The feed's http(s) URL.")
+    interval_seconds: int = Field(300, ge=30, description="How often the scheduler polls it.")
+
+
 class Settings(BaseSettings):
     """Every setting of the monitor (see the README's settings table)."""
 
@@ -86,6 +98,38 @@ class Settings(BaseSettings):
         json_schema_extra={"default_text": "`SEEDS_DIR/watchlist.toml`"},
         description="Watchlist TOML of the instruments to tag and price (format at the top of "
         "seeds/watchlist.toml).",
+    )
+    feeds: list[FeedConfig] = Field(
+        default_factory=list,
+        json_schema_extra={"default_text": "`[]`"},
+        description="RSS/Atom feeds to poll: [[feeds]] tables with name, url and "
+        "interval_seconds (see 'Adding a feed').",
+    )
+    yahoo_news: bool = Field(
+        False, description="Also poll Yahoo Finance news (through yfinance) for every watched "
+        "ticker that can be tagged (network needed)."
+    )
+    allow_private_feeds: bool = Field(
+        False, description="Allow feed URLs (and redirects) that resolve to loopback, private, "
+        "link-local or metadata addresses; off by default so a feed cannot reach internal hosts."
+    )
+    feed_connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect to a feed server.")
+    feed_read_timeout: float = Field(15.0, gt=0, description="Seconds to wait for a feed server's answer.")
+    feed_max_bytes: int = Field(
+        10_000_000, ge=10_000, description="Largest feed document read (decompressed); larger "
+        "ones are cut and the poll marked degraded."
+    )
+    unhealthy_after: int = Field(
+        3, ge=1, description="A source that fails or returns nothing this many polls in a row is "
+        "flagged unhealthy."
+    )
+    story_max_distance: int = Field(
+        10, ge=0, le=16, description="Near-duplicates: largest SimHash distance (bits of 64) at "
+        "which an article joins an earlier story."
+    )
+    story_window_hours: float = Field(
+        72.0, gt=0, description="Near-duplicates: how long after an article a repeat still joins "
+        "its story."
     )
     price_source: Literal["snapshot", "yahoo"] = Field(
         "snapshot",
@@ -142,6 +186,15 @@ class Settings(BaseSettings):
             env_settings,
             TomlConfigSettingsSource(settings_cls, toml_file=config_file_path()),
         )
+
+    @field_validator("feeds")
+    @classmethod
+    def _check_feed_names(cls, value: list[FeedConfig]) -> list[FeedConfig]:
+        names = [f.name for f in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"feed names must be unique; repeated: {', '.join(dupes)}")
+        return value
 
     @field_validator("estimation_window")
     @classmethod

@@ -1,30 +1,39 @@
-"""One pass of the monitor: sources -> tag -> market time -> prices -> impact -> store.
+"""One pass of the monitor: sources -> dedup -> tag -> market time -> prices -> impact -> store.
 
-:func:`run_pass` takes whatever is new through every stage and is idempotent:
-articles, mentions and events are keyed on the article's content hash, and
-event returns are computed again only while a window is incomplete (or its
-prices were missing), so a second pass over the same input adds nothing.
-Each stage commits on its own, and prices and returns commit symbol by symbol:
-a pass killed halfway keeps what it finished and the next pass goes on from
-there.
+:meth:`Pipeline.run_pass` takes whatever is new through every stage and is
+idempotent. An article already held (same normalised text, GUID or canonical
+URL) is skipped; a near-duplicate joins the story of an earlier article
+(SimHash) with a lower novelty, and only the first article of a story creates
+events; undated articles are kept but create none. Event returns are computed
+again only while a window is incomplete (or its prices were missing), so a
+second pass over the same input adds nothing.
+
+Each source's poll is stored in one transaction together with its health
+record and conditional-GET state: a pass killed in the middle of a poll loses
+that poll whole, and the next pass fetches it again. A failing source is
+recorded and logged, and the other sources go on. Prices and returns commit
+symbol by symbol, so a pass killed there keeps what it finished.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pandas as pd
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from monitor import calendars, impact
 from monitor.config import Settings
-from monitor.errors import MaxLossExceededError, PriceError
-from monitor.models import Article, Event, EventReturn, Instrument
-from monitor.news import NewsSource
+from monitor.errors import MaxLossExceededError, MonitorError, PriceError
+from monitor.models import Article, Event, EventReturn, Instrument, TickerTag
+from monitor.news import NewsSource, SourceBatch
+from monitor.news.dedup import StoryIndex, canonical_url, simhashes
 from monitor.news.files import FilesNewsSource
 from monitor.prices import PriceSource
 from monitor.prices.cache import daily_closes, ensure_daily_bars
@@ -42,6 +51,8 @@ class PassReport:
     articles_seen: int = 0
     articles_new: int = 0
     articles_dropped: int = 0
+    duplicates: int = 0
+    repeats: int = 0
     mentions_new: int = 0
     events_new: int = 0
     bars_written: int = 0
@@ -73,6 +84,44 @@ def make_price_source(settings: Settings) -> PriceSource:
     return SnapshotPriceSource(settings.snapshot_dir)
 
 
+def make_sources(settings: Settings, instruments: Iterable[Instrument]) -> list[NewsSource]:
+    """The news sources the settings configure: files, every feed, and Yahoo news if asked."""
+    found: list[NewsSource] = [FilesNewsSource(settings.news_folders, settings.tz)]
+    for feed in settings.feeds:
+        from monitor.news.feeds import FeedSource
+
+        found.append(
+            FeedSource(
+                f"feed:{feed.name}", feed.url, default_tz=settings.tz,
+                allow_private=settings.allow_private_feeds, max_bytes=settings.feed_max_bytes,
+                connect_timeout=settings.feed_connect_timeout, read_timeout=settings.feed_read_timeout,
+            )
+        )
+    if settings.yahoo_news:
+        from monitor.news.yahoo import YahooNewsSource
+
+        symbols = [i.symbol for i in instruments if i.taggable]
+        found.append(YahooNewsSource(symbols))
+    return found
+
+
+#: Bodies at least this many words long are fingerprinted without their title:
+#: republished stories mostly differ in the headline.
+STORY_BODY_WORDS = 20
+
+
+def story_text(article: Article) -> str:
+    """The text a story fingerprint is taken of: the body, or title and body when it is short."""
+    if len(article.body.split()) >= STORY_BODY_WORDS:
+        return article.body
+    return article.title + "\n" + article.body
+
+
+def source_kind(source: NewsSource) -> str:
+    """``files``, ``feed``, ``yahoo`` or ``jsonl``: the part of the name before ':'."""
+    return source.name.split(":", 1)[0]
+
+
 def model_for(instrument: Instrument, settings: Settings) -> str:
     """The abnormal-return model of an instrument: the setting, or 'mean' without benchmark."""
     return settings.model if instrument.benchmark else "mean"
@@ -93,44 +142,133 @@ class Pipeline:
         self.engine = engine
         self.instruments = {i.symbol: i for i in load_watchlist(settings.watchlist_path)}
         self.tagger = WatchlistTagger(self.instruments.values())
-        self.sources = list(sources) if sources is not None else [
-            FilesNewsSource(settings.news_folders, settings.tz)
-        ]
+        self.sources = list(sources) if sources is not None else make_sources(settings, self.instruments.values())
         self.price_source = price_source or make_price_source(settings)
+        self._stories: StoryIndex | None = None
 
     # Stage 1-3: ingest, tag, place in market time -------------------------
+    def source_rows(self) -> list[tuple[str, str, str | None]]:
+        """(name, kind, url) of every source of this pipeline."""
+        return [(src.name, source_kind(src), getattr(src, "url", None)) for src in self.sources]
+
     def ingest(self, report: PassReport) -> None:
+        """Poll every source; one failing source never stops the others."""
         with self.engine.begin() as conn:
             repo.save_instruments(conn, list(self.instruments.values()))
+            repo.register_sources(conn, self.source_rows())
         for source in self.sources:
-            batch = source.fetch()
-            report.articles_seen += batch.seen
-            report.articles_dropped += len(batch.dropped)
-            check_loss(f"news source {source.name}", batch.seen, len(batch.dropped), self.settings.max_drop_share)
-            unique: dict[str, Article] = {}
-            for article in batch.articles:
-                unique.setdefault(article.key, article)
-            with self.engine.begin() as conn:
-                known = repo.known_article_keys(conn, unique)
-                fresh = [a for k, a in unique.items() if k not in known]
-                report.articles_new += repo.save_articles(conn, fresh)
-                for article in fresh:
-                    m, e = self._tag_and_place(conn, article)
-                    report.mentions_new += m
-                    report.events_new += e
-            log.info("%s: %d items, %d new, %d dropped", source.name, batch.seen, len(fresh), len(batch.dropped))
+            self.poll(source, report)
 
-    def _tag_and_place(self, conn, article: Article) -> tuple[int, int]:  # noqa: ANN001
-        tags = self.tagger.tag(article.title, article.body)
-        mentions = repo.save_mentions(conn, article.key, tags)
-        new_events = []
+    def poll(self, source: NewsSource, report: PassReport) -> None:
+        """One poll of one source, stored whole or not at all, and its health recorded."""
+        started_at = datetime.now(timezone.utc)
+        clock = time.perf_counter()
+        with self.engine.connect() as conn:
+            state = repo.source_state(conn, source.name)
+        try:
+            batch = source.fetch(state)
+            check_loss(f"news source {source.name}", batch.seen, len(batch.dropped), self.settings.max_drop_share)
+        except Exception as exc:  # noqa: BLE001 - a broken source must not stop the others
+            message = str(exc) if isinstance(exc, MonitorError) else f"{exc.__class__.__name__}: {exc}"
+            log.warning("source %s failed: %s", source.name, message)
+            report.problems.append(f"{source.name}: {message}")
+            with self.engine.begin() as conn:
+                health = repo.record_poll(
+                    conn, source.name, started_at=started_at, status="failed", error=message,
+                    duration_ms=(time.perf_counter() - clock) * 1000,
+                    unhealthy_after=self.settings.unhealthy_after,
+                )
+            if health == "unhealthy":
+                log.warning("source %s is unhealthy: %d failed or empty polls in a row", source.name,
+                            self.settings.unhealthy_after)
+            return
+        report.articles_seen += batch.seen
+        report.articles_dropped += len(batch.dropped)
+        if batch.degraded:
+            log.warning("source %s degraded: %s (its entries are kept)", source.name, batch.warning)
+        try:
+            with self.engine.begin() as conn:
+                new = self._store_batch(conn, batch, report)
+                status = "not_modified" if batch.not_modified else "degraded" if batch.degraded else "ok"
+                health = repo.record_poll(
+                    conn, source.name, started_at=started_at, status=status, seen=batch.seen, new=new,
+                    dropped=len(batch.dropped), error=batch.warning, state=batch.state,
+                    duration_ms=(time.perf_counter() - clock) * 1000,
+                    unhealthy_after=self.settings.unhealthy_after,
+                )
+        except BaseException:
+            self._stories = None  # the index saw articles that were rolled back
+            raise
+        if health == "unhealthy":
+            log.warning("source %s is unhealthy: it returned nothing %d polls in a row", source.name,
+                        self.settings.unhealthy_after)
+        log.info("%s: %d items, %d new, %d already held, %d dropped%s", source.name, batch.seen, new,
+                 len(batch.articles) - new, len(batch.dropped), " (not modified)" if batch.not_modified else "")
+
+    @property
+    def stories(self) -> StoryIndex:
+        """The near-duplicate index, loaded from the store on first use."""
+        if self._stories is None:
+            window = timedelta(hours=self.settings.story_window_hours)
+            index = StoryIndex(max_distance=self.settings.story_max_distance, window=window)
+            since = datetime.now(timezone.utc) - timedelta(days=3650)
+            with self.engine.connect() as conn:
+                index.load(repo.story_rows(conn, since))
+            self._stories = index
+        return self._stories
+
+    def _store_batch(self, conn: Connection, batch: SourceBatch, report: PassReport) -> int:
+        """Store the new articles of a batch with their stories, mentions and events."""
+        unique: dict[str, Article] = {}
+        for article in batch.articles:
+            unique.setdefault(article.key, article)
+        fresh = sorted(unique.values(), key=lambda a: a.published_at)
+        urls = {a.key: canonical_url(a.url) for a in fresh}
+        known = repo.known_identities(conn, unique, (a.guid for a in fresh if a.guid), (u for u in urls.values() if u))
+        kept: list[Article] = []
+        for article in fresh:
+            why = known.seen(article.key, article.guid, urls[article.key])
+            if why:
+                report.duplicates += 1
+                log.debug("%s: %s is a duplicate (%s)", batch.source, article.source_id, why)
+                continue
+            known.add(article.key, article.guid, urls[article.key])
+            kept.append(article)
+        if not kept:
+            return 0
+        fingerprints = simhashes([story_text(a) for a in kept])
+        extra: dict[str, dict[str, Any]] = {}
+        firsts: set[str] = set()
+        for article, fingerprint in zip(kept, fingerprints):
+            match = self.stories.add(article.key, int(fingerprint), article.published_at)
+            extra[article.key] = {
+                "canonical_url": urls[article.key], "story_key": match.story_key,
+                "fingerprint": int(fingerprint), "novelty": match.novelty,
+            }
+            if match.is_first:
+                firsts.add(article.key)
+            else:
+                report.repeats += 1
+        report.articles_new += repo.save_articles(conn, kept, extra)
+        events: list[Event] = []
+        for article in kept:
+            tags = self.tagger.tag(article.title, article.body)
+            report.mentions_new += repo.save_mentions(conn, article.key, tags)
+            if article.key in firsts and not article.undated:
+                events.extend(self._place(article, tags))
+        report.events_new += repo.save_events(conn, events)
+        return len(kept)
+
+    def _place(self, article: Article, tags: Sequence[TickerTag]) -> list[Event]:
+        """Events of the article's tags that clear the relevance floor."""
+        placed_events = []
         for tag in tags:
             if tag.relevance < self.settings.min_relevance:
                 log.debug("%s: %s below the relevance floor (%.1f)", article.source_id, tag.symbol, tag.relevance)
                 continue
             instrument = self.instruments[tag.symbol]
             placed = calendars.event_time(article.published_at, instrument.calendar, date_only=article.date_only)
-            new_events.append(
+            placed_events.append(
                 Event(
                     article_key=article.key,
                     symbol=tag.symbol,
@@ -142,7 +280,7 @@ class Pipeline:
                     relevance=tag.relevance,
                 )
             )
-        return mentions, repo.save_events(conn, new_events)
+        return placed_events
 
     # Stage 4-5: prices and impact -----------------------------------------
     def measure(self, report: PassReport, now: datetime) -> None:

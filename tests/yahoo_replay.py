@@ -35,6 +35,27 @@ Recordings live in ``tests/data/yahoo/*.json``, one file per symbol::
 file whose symbol is ``"*"`` answers every symbol without a recording (Yahoo's
 404 "No data found, symbol may be delisted"). The server cuts a recorded body
 to the request's ``period1``/``period2`` (or ``range``), as Yahoo does.
+
+News
+----
+yfinance 1.7's ``Ticker.get_news(count=N)`` (and ``Ticker.news``) makes one
+``POST https://finance.yahoo.com/xhr/ncp?queryRef=latestNews&serviceKey=ncp_fin``
+(plus ``&crumb=...``) with the JSON body
+``{"serviceConfig": {"snippetCount": N, "s": ["SYMBOL"]}}``, after the same
+cookie (``fc.yahoo.com``) and crumb (``/v1/test/getcrumb``) steps as prices.
+The server answers it from ``tests/data/yahoo_news/*.json``, one file per
+symbol in the same ``{"symbol", "status", "note", "body"}`` format, where
+``body`` is Yahoo's answer ``{"data": {"tickerStream": {"stream": [...]}}}``
+cut to the first ``snippetCount`` items. A symbol without a recording gets
+an empty stream. :meth:`YahooReplayServer.inject_news` makes a symbol's news
+answer a given status or body; :meth:`YahooReplayServer.news_requests` lists
+the news requests received::
+
+    def test_news(yahoo):
+        source = YahooNewsSource(["CXW", "GEO"], session=yahoo.session())
+        batch = source.fetch()
+        assert [r.news_symbols for r in yahoo.server.news_requests()] == [["CXW"], ["GEO"]]
+        yahoo.server.inject_news("GEO", 429)   # Yahoo's plain-text "Too Many Requests"
 """
 
 from __future__ import annotations
@@ -53,6 +74,13 @@ from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 from curl_cffi import requests as curl_requests
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "yahoo"
+NEWS_DATA_DIR = DATA_DIR.parent / "yahoo_news"
+NEWS_PATH = "/xhr/ncp"
+NEWS_SERVICE_KEY = "ncp_fin"
+#: ``queryRef`` values yfinance sends for the tabs of ``get_news(tab=...)``.
+NEWS_QUERY_REFS = frozenset({"latestNews", "newsAll", "pressRelease"})
+#: What finance.yahoo.com serves while it is down (yfinance looks for "Will be right back").
+YAHOO_DOWN_PAGE = "<html><head><title>Yahoo</title></head><body><h1>Will be right back...</h1></body></html>"
 DEFAULT_SYMBOL = "*"
 DEFAULT_CRUMB = "replayCrumb0"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -82,6 +110,25 @@ class ReceivedRequest:
     query: dict[str, list[str]]
     host: str  # the Yahoo host the client asked for (before the rewrite), or the local one
     headers: dict[str, str] = field(default_factory=dict, compare=False)
+    body: bytes = field(default=b"", compare=False)  # the request body (POST)
+
+    @property
+    def json_body(self) -> Any:
+        """The request body parsed as JSON; None when empty or not JSON."""
+        try:
+            return json.loads(self.body) if self.body else None
+        except ValueError:
+            return None
+
+    @property
+    def news_symbols(self) -> list[str] | None:
+        """The symbols of a news request (``serviceConfig.s`` of its body), else None."""
+        if self.path != NEWS_PATH:
+            return None
+        body = self.json_body
+        config = body.get("serviceConfig") if isinstance(body, dict) else None
+        symbols = config.get("s") if isinstance(config, dict) else None
+        return [str(s) for s in symbols] if isinstance(symbols, list) else []
 
     @property
     def params(self) -> dict[str, str]:
@@ -96,7 +143,11 @@ class ReceivedRequest:
 
 
 def load_recordings(directory: str | Path = DATA_DIR) -> dict[str, Recording]:
-    """Read every ``*.json`` recording of ``directory`` into symbol -> :class:`Recording`."""
+    """Read every ``*.json`` recording of ``directory`` into symbol -> :class:`Recording`.
+
+    Chart recordings live in :data:`DATA_DIR`, news recordings in
+    :data:`NEWS_DATA_DIR` (same file format).
+    """
     recordings: dict[str, Recording] = {}
     for path in sorted(Path(directory).glob("*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -105,6 +156,11 @@ def load_recordings(directory: str | Path = DATA_DIR) -> dict[str, Recording]:
             raise ValueError(f"{path}: symbol {symbol!r} recorded twice")
         recordings[symbol] = Recording(status=int(doc["status"]), body=doc["body"])
     return recordings
+
+
+def load_news_recordings(directory: str | Path = NEWS_DATA_DIR) -> dict[str, Recording]:
+    """Read the news recordings (``tests/data/yahoo_news/*.json``) into symbol -> :class:`Recording`."""
+    return load_recordings(directory)
 
 
 def _yahoo_error(status: int, description: str) -> Recording:
@@ -171,17 +227,27 @@ class YahooReplayServer:
     ``/v1/test/getcrumb`` (the crumb), ``/v8/finance/chart/SYMBOL``,
     ``/v10/finance/quoteSummary/SYMBOL`` (Yahoo's 404 for a symbol without
     a chart recording; yfinance asks it when the time zone probe fails) and
-    ``/v7/finance/quote`` (empty result). Anything else: Yahoo's 404 JSON.
+    ``/v7/finance/quote`` (empty result), ``POST /xhr/ncp`` (news, from
+    ``news`` recordings). Anything else: Yahoo's 404 JSON.
 
     Every request is recorded (:attr:`requests`). :meth:`inject` makes a
-    symbol answer a given status (for example 429) until :meth:`clear_injections`.
+    symbol's chart answer a given status (for example 429), :meth:`inject_news`
+    its news answer, until :meth:`clear_injections`.
     """
 
-    def __init__(self, recordings: Mapping[str, Recording] | None = None, *, crumb: str = DEFAULT_CRUMB) -> None:
+    def __init__(
+        self,
+        recordings: Mapping[str, Recording] | None = None,
+        *,
+        crumb: str = DEFAULT_CRUMB,
+        news: Mapping[str, Recording] | None = None,
+    ) -> None:
         self.recordings: dict[str, Recording] = dict(load_recordings() if recordings is None else recordings)
+        self.news: dict[str, Recording] = dict(load_news_recordings() if news is None else news)
         self.crumb = crumb
         self._requests: list[ReceivedRequest] = []
         self._injected: dict[str, Recording] = {}
+        self._injected_news: dict[str, Recording] = {}
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -235,9 +301,22 @@ class YahooReplayServer:
         with self._lock:
             self._injected[symbol.upper()] = Recording(status, body)  # type: ignore[arg-type]
 
+    def inject_news(self, symbol: str, status: int, body: Mapping[str, Any] | str | None = None) -> None:
+        """Answer every news request for ``symbol`` with ``status`` (and ``body``).
+
+        Without ``body``: 429 gets Yahoo's plain-text "Too Many Requests",
+        any other status finance.yahoo.com's HTML "Will be right back" page.
+        A 200 with a ``body`` string serves that text as is (garbage JSON).
+        """
+        if body is None:
+            body = "Too Many Requests\r\n" if status == 429 else YAHOO_DOWN_PAGE
+        with self._lock:
+            self._injected_news[symbol.upper()] = Recording(status, body)  # type: ignore[arg-type]
+
     def clear_injections(self) -> None:
         with self._lock:
             self._injected.clear()
+            self._injected_news.clear()
 
     @property
     def requests(self) -> list[ReceivedRequest]:
@@ -252,6 +331,13 @@ class YahooReplayServer:
     def chart_requests(self, symbol: str | None = None) -> list[ReceivedRequest]:
         """The ``/v8/finance/chart`` requests received (for ``symbol`` if given)."""
         return [r for r in self.requests if r.chart_symbol is not None and (symbol is None or r.chart_symbol == symbol)]
+
+    def news_requests(self, symbol: str | None = None) -> list[ReceivedRequest]:
+        """The news requests (``/xhr/ncp``) received (for ``symbol`` if given)."""
+        return [
+            r for r in self.requests
+            if r.news_symbols is not None and (symbol is None or symbol in r.news_symbols)
+        ]
 
     def paths(self) -> list[str]:
         return [r.path for r in self.requests]
@@ -277,6 +363,24 @@ class YahooReplayServer:
             return _yahoo_error(400, f"replay: {symbol} recorded at interval {granularity}, not {params.get('interval')}")
         return Recording(200, cut_chart(recording.body, params))
 
+    def news_answer(self, symbols: list[str], count: int | None) -> Recording:
+        """The news stream of ``symbols`` (recordings in order), cut to ``count`` items."""
+        with self._lock:
+            injected = next((self._injected_news[s.upper()] for s in symbols if s.upper() in self._injected_news), None)
+        if injected is not None:
+            return injected
+        stream: list[Any] = []
+        for symbol in symbols:
+            recording = self.news.get(symbol)
+            if recording is None:
+                continue
+            if recording.status != 200:
+                return recording
+            stream.extend(copy.deepcopy(((recording.body.get("data") or {}).get("tickerStream") or {}).get("stream") or []))
+        if count is not None:
+            stream = stream[: max(count, 0)]
+        return Recording(200, {"data": {"tickerStream": {"stream": stream}}})
+
 
 class _Handler(BaseHTTPRequestHandler):
     replay: YahooReplayServer  # set on the per-server subclass
@@ -291,15 +395,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        self._answer()
+        self._answer(self.rfile.read(length) if length else b"")
 
-    def _answer(self) -> None:
+    def _answer(self, body: bytes = b"") -> None:
         parts = urlsplit(self.path)
         query = parse_qs(parts.query, keep_blank_values=True)
         host = self.headers.get(ORIGINAL_HOST_HEADER) or self.headers.get("Host", "")
-        request = ReceivedRequest(self.command, parts.path, query, host, dict(self.headers.items()))
+        request = ReceivedRequest(self.command, parts.path, query, host, dict(self.headers.items()), body)
         self.replay._record(request)
         params = request.params
         path = parts.path
@@ -323,9 +425,27 @@ class _Handler(BaseHTTPRequestHandler):
                     "code": "Not Found", "description": f"Quote not found for symbol: {symbol}"}}}))
         elif path == "/v7/finance/quote":
             self._send_body(Recording(200, {"quoteResponse": {"result": [], "error": None}}))
+        elif path == NEWS_PATH:
+            self._send_body(self._news(request))
         else:
             self._send_body(Recording(404, {"finance": {"result": None, "error": {
                 "code": "Not Found", "description": "HTTP 404 Not Found"}}}))
+
+    def _news(self, request: ReceivedRequest) -> Recording:
+        def error(status: int, description: str) -> Recording:
+            return Recording(status, {"error": {"code": status, "description": f"replay: {description}"}})
+
+        if request.method != "POST":
+            return error(405, f"{NEWS_PATH} takes POST, not {request.method}")
+        params = request.params
+        if params.get("serviceKey") != NEWS_SERVICE_KEY or params.get("queryRef") not in NEWS_QUERY_REFS:
+            return error(400, f"unexpected news query {params}")
+        config = request.json_body.get("serviceConfig") if isinstance(request.json_body, dict) else None
+        symbols = request.news_symbols
+        if not isinstance(config, dict) or not symbols:
+            return error(400, "news body without serviceConfig.s")
+        count = config.get("snippetCount")
+        return self.replay.news_answer(symbols, count if isinstance(count, int) else None)
 
     def _send_body(self, answer: Recording) -> None:
         if isinstance(answer.body, str):
@@ -455,7 +575,19 @@ def isolated_yfinance(cache_dir: str | Path) -> Iterator[Path]:
 
 
 @contextmanager
-def replay_yahoo(tmp_path: str | Path, recordings: Mapping[str, Recording] | None = None) -> Iterator[YahooReplay]:
-    """Start a replay server with isolated yfinance caches under ``tmp_path``."""
-    with isolated_yfinance(Path(tmp_path) / "yfinance-cache") as cache_dir, YahooReplayServer(recordings) as server:
+def replay_yahoo(
+    tmp_path: str | Path,
+    recordings: Mapping[str, Recording] | None = None,
+    *,
+    news: Mapping[str, Recording] | None = None,
+) -> Iterator[YahooReplay]:
+    """Start a replay server with isolated yfinance caches under ``tmp_path``.
+
+    ``recordings`` (chart answers) and ``news`` (news answers) default to the
+    recordings under ``tests/data/yahoo`` and ``tests/data/yahoo_news``.
+    """
+    with (
+        isolated_yfinance(Path(tmp_path) / "yfinance-cache") as cache_dir,
+        YahooReplayServer(recordings, news=news) as server,
+    ):
         yield YahooReplay(server=server, cache_dir=cache_dir)

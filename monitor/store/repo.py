@@ -9,7 +9,8 @@ at all.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from monitor.prices import BAR_COLUMNS
+from monitor.news import PollState
 from monitor.models import Article, Event, EventReturn, Instrument, TickerTag, Timing
 from monitor.store.schema import (
     articles,
@@ -29,6 +31,8 @@ from monitor.store.schema import (
     mentions,
     price_bars,
     price_coverage,
+    source_polls,
+    sources,
 )
 
 log = logging.getLogger(__name__)
@@ -106,8 +110,67 @@ def known_article_keys(conn: Connection, keys: Iterable[str]) -> set[str]:
     return found
 
 
-def save_articles(conn: Connection, items: Sequence[Article]) -> int:
+@dataclass
+class KnownIdentities:
+    """Identities of stored articles that a new batch might repeat."""
+
+    keys: set[str] = field(default_factory=set)
+    guids: set[str] = field(default_factory=set)
+    urls: set[str] = field(default_factory=set)
+
+    def seen(self, key: str, guid: str | None, url: str | None) -> str | None:
+        """Why an article with these identities is a duplicate, or ``None``."""
+        if key in self.keys:
+            return "same text"
+        if guid and guid in self.guids:
+            return "same GUID"
+        if url and url in self.urls:
+            return "same URL"
+        return None
+
+    def add(self, key: str, guid: str | None, url: str | None) -> None:
+        self.keys.add(key)
+        if guid:
+            self.guids.add(guid)
+        if url:
+            self.urls.add(url)
+
+
+def known_identities(
+    conn: Connection, keys: Iterable[str], guids: Iterable[str], urls: Iterable[str]
+) -> KnownIdentities:
+    """Which of these content keys, GUIDs and canonical URLs are already stored."""
+    found = KnownIdentities()
+    for column, values, target in (
+        (articles.c.article_key, keys, found.keys),
+        (articles.c.guid, guids, found.guids),
+        (articles.c.canonical_url, urls, found.urls),
+    ):
+        values = sorted({v for v in values if v})
+        for i in range(0, len(values), 500):
+            q = select(column).where(column.in_(values[i : i + 500]))
+            target.update(conn.execute(q).scalars())
+    return found
+
+
+def story_rows(conn: Connection, since: datetime) -> Iterable[tuple[str, str, int, datetime]]:
+    """(key, story_key, fingerprint, published_at) of articles published since ``since``."""
+    q = (
+        select(articles.c.article_key, articles.c.story_key, articles.c.fingerprint, articles.c.published_at)
+        .where(articles.c.published_at >= since, articles.c.fingerprint.is_not(None))
+        .order_by(articles.c.published_at, articles.c.id)
+    )
+    for r in conn.execute(q):
+        yield r.article_key, r.story_key or r.article_key, int(r.fingerprint), r.published_at
+
+
+def save_articles(
+    conn: Connection, items: Sequence[Article], extra: Mapping[str, Mapping[str, Any]] | None = None
+) -> int:
+    """Insert articles; ``extra`` maps an article key to more columns
+    (canonical_url, story_key, fingerprint, novelty)."""
     now = utcnow()
+    extra = extra or {}
     rows = [
         {
             "article_key": a.key,
@@ -119,8 +182,15 @@ def save_articles(conn: Connection, items: Sequence[Article]) -> int:
             "published_at": a.published_at,
             "date_only": a.date_only,
             "zone_given": a.zone_given,
+            "guid": a.guid,
+            "undated": a.undated,
             "ingested_at": now,
+            "canonical_url": None,
+            "story_key": a.key,
+            "fingerprint": None,
+            "novelty": 100.0,
         }
+        | dict(extra.get(a.key, {}))
         for a in items
     ]
     return upsert(conn, articles, rows, ["article_key"])
@@ -381,6 +451,100 @@ def record_coverage(conn: Connection, symbol: str, interval: str, source: str, s
     )
 
 
+# Sources and their health ---------------------------------------------------
+def source_state(conn: Connection, name: str) -> PollState | None:
+    """The conditional-GET state remembered for source ``name``."""
+    row = conn.execute(select(sources.c.etag, sources.c.last_modified).where(sources.c.name == name)).first()
+    if row is None or (row.etag is None and row.last_modified is None):
+        return None
+    return PollState(etag=row.etag, last_modified=row.last_modified)
+
+
+def register_sources(conn: Connection, items: Iterable[tuple[str, str, str | None]]) -> None:
+    """Make sure every configured source (name, kind, url) has a health row."""
+    rows = [
+        {"name": n, "kind": k, "url": u, "status": "new", "consecutive_failures": 0, "consecutive_empty": 0}
+        for n, k, u in items
+    ]
+    if not rows:
+        return
+    stmt = _insert(conn, sources)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["name"], set_={"kind": stmt.excluded.kind, "url": stmt.excluded.url}
+    )
+    conn.execute(stmt, rows)
+
+
+def record_poll(
+    conn: Connection,
+    name: str,
+    *,
+    started_at: datetime,
+    duration_ms: float,
+    status: str,
+    seen: int = 0,
+    new: int = 0,
+    dropped: int = 0,
+    error: str | None = None,
+    state: PollState | None = None,
+    unhealthy_after: int = 3,
+) -> str:
+    """Record one poll and update the source's health; returns its new status.
+
+    ``status`` of the poll: ``ok``, ``degraded``, ``not_modified`` or
+    ``failed``. The source turns ``unhealthy`` after ``unhealthy_after``
+    failed or empty polls in a row (a 304 is not empty: nothing changed).
+    """
+    conn.execute(
+        source_polls.insert().values(
+            source=name, started_at=started_at, duration_ms=duration_ms, status=status,
+            items_seen=seen, items_new=new, items_dropped=dropped, error=error,
+        )
+    )
+    row = conn.execute(select(sources).where(sources.c.name == name)).first()
+    failures = (row.consecutive_failures if row else 0) + 1 if status == "failed" else 0
+    empty = (row.consecutive_empty if row else 0) + 1 if status in ("ok", "degraded") and seen == 0 else 0
+    if failures >= unhealthy_after or empty >= unhealthy_after:
+        health = "unhealthy"
+    elif status == "failed":
+        health = "failing"
+    elif status == "degraded":
+        health = "degraded"
+    else:
+        health = "ok"
+    values: dict[str, Any] = {
+        "status": health, "consecutive_failures": failures, "consecutive_empty": empty,
+        "last_poll_at": started_at, "last_error": error,
+    }
+    if status != "failed":
+        values["last_success_at"] = started_at
+    if state is not None:
+        values["etag"], values["last_modified"] = state.etag, state.last_modified
+    if row is None:
+        conn.execute(sources.insert().values(name=name, kind="unknown", **values))
+    else:
+        conn.execute(sources.update().where(sources.c.name == name).values(**values))
+    return health
+
+
+def sources_health(conn: Connection) -> list[dict[str, Any]]:
+    """Every source with its health and its last poll's counts."""
+    out = []
+    for row in conn.execute(select(sources).order_by(sources.c.name)).mappings():
+        last = conn.execute(
+            select(source_polls).where(source_polls.c.source == row["name"])
+            .order_by(source_polls.c.started_at.desc(), source_polls.c.id.desc()).limit(1)
+        ).mappings().first()
+        polls = conn.execute(
+            select(func.count()).select_from(source_polls).where(source_polls.c.source == row["name"])
+        ).scalar_one()
+        out.append(dict(row) | {
+            "polls": int(polls),
+            "last_poll": dict(last) if last else None,
+        })
+    return out
+
+
 # Job runs ------------------------------------------------------------------
 def start_job(conn: Connection, job: str) -> int:
     result = conn.execute(
@@ -399,5 +563,5 @@ def finish_job(conn: Connection, run_id: int, status: str, counts: dict[str, int
 
 def count_rows(conn: Connection) -> dict[str, int]:
     """Row count of every data table (used to show a pass added nothing)."""
-    tables = [articles, instruments, mentions, events, event_returns, price_bars, price_coverage]
+    tables = [articles, instruments, mentions, events, event_returns, price_bars, price_coverage, sources]
     return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one()) for t in tables}

@@ -28,6 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -82,8 +83,19 @@ articles = Table(
     Column("date_only", Boolean, nullable=False),
     Column("zone_given", Boolean, nullable=False),
     Column("ingested_at", UTCDateTime, nullable=False),
+    Column("guid", String(1000)),
+    Column("canonical_url", String(2000)),
+    Column("undated", Boolean, nullable=False, server_default=false()),
+    #: Near-duplicate grouping: the key of the story's first article, the
+    #: article's SimHash and its novelty (100 for the first of a story).
+    Column("story_key", String(64)),
+    Column("fingerprint", BigInteger),
+    Column("novelty", Float),
     UniqueConstraint("source", "source_id"),
     Index("ix_articles_published_at", "published_at"),
+    Index("ix_articles_guid", "guid"),
+    Index("ix_articles_canonical_url", "canonical_url"),
+    Index("ix_articles_story_key", "story_key"),
 )
 
 instruments = Table(
@@ -202,6 +214,39 @@ event_returns = Table(
     Column("estimation_obs", Integer, nullable=False),
     Column("computed_at", UTCDateTime, nullable=False),
     UniqueConstraint("article_key", "symbol", "window_start", "window_end", "model"),
+)
+
+#: Every configured news source, its conditional-GET state and its health.
+sources = Table(
+    "sources",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("url", Text),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("status", String(16), nullable=False),
+    Column("consecutive_failures", Integer, nullable=False, server_default="0"),
+    Column("consecutive_empty", Integer, nullable=False, server_default="0"),
+    Column("last_poll_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("last_error", Text),
+)
+
+#: One row per poll of a source.
+source_polls = Table(
+    "source_polls",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("items_seen", Integer, nullable=False),
+    Column("items_new", Integer, nullable=False),
+    Column("items_dropped", Integer, nullable=False),
+    Column("error", Text),
+    Index("ix_source_polls_source_started", "source", "started_at"),
 )
 
 job_runs = Table(
