@@ -12,10 +12,14 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from enum import StrEnum
+from functools import cached_property
 
 #: Separator between an article's title and body in :attr:`Article.text`;
 #: mention spans are character offsets into that text.
 TEXT_SEPARATOR = "\n\n"
+
+#: Shortest normalised text that identifies an article by its content alone.
+MIN_KEYED_TEXT = 24
 
 #: The calendar name used for instruments that trade around the clock (crypto, FX).
 CALENDAR_24_7 = "24/7"
@@ -89,15 +93,23 @@ class Article:
         """Title and body joined by :data:`TEXT_SEPARATOR`; mention spans index into it."""
         return self.title + TEXT_SEPARATOR + self.body
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         """SHA-256 of the normalised title and body: equal for identical stories."""
         return hashlib.sha256(normalise_text(self.text).encode("utf-8")).hexdigest()
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Stable identity of the article: its content hash."""
-        return self.content_hash
+        """Stable identity of the article: its content hash.
+
+        An article with (almost) no text, such as a feed entry that is only a
+        link, is identified by where it comes from instead, so that two such
+        entries are not taken for the same story.
+        """
+        if len(normalise_text(self.text)) >= MIN_KEYED_TEXT:
+            return self.content_hash
+        where = "\x1f".join((self.source, self.source_id, self.url or "", self.guid or ""))
+        return hashlib.sha256(("empty\x1f" + where).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

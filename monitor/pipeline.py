@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 from monitor import calendars, impact
 from monitor.config import Settings
 from monitor.errors import MaxLossExceededError, MonitorError, PriceError
-from monitor.models import Article, Event, EventReturn, Instrument, TickerTag
+from monitor.models import Article, Event, EventReturn, EventTime, Instrument, TickerTag
 from monitor.news import NewsSource, SourceBatch
 from monitor.news.dedup import StoryIndex, canonical_url, simhashes
 from monitor.news.files import FilesNewsSource
@@ -251,23 +251,37 @@ class Pipeline:
                 report.repeats += 1
         report.articles_new += repo.save_articles(conn, kept, extra)
         events: list[Event] = []
+        tagged = []
+        placed: dict[tuple[datetime, str, bool], EventTime] = {}
         for article in kept:
             tags = self.tagger.tag(article.title, article.body)
-            report.mentions_new += repo.save_mentions(conn, article.key, tags)
+            tagged.append((article.key, tags))
             if article.key in firsts and not article.undated:
-                events.extend(self._place(article, tags))
+                events.extend(self._place(article, tags, placed))
+        report.mentions_new += repo.save_mentions(conn, tagged)
         report.events_new += repo.save_events(conn, events)
         return len(kept)
 
-    def _place(self, article: Article, tags: Sequence[TickerTag]) -> list[Event]:
-        """Events of the article's tags that clear the relevance floor."""
+    def _place(
+        self, article: Article, tags: Sequence[TickerTag], memo: dict[tuple[datetime, str, bool], EventTime]
+    ) -> list[Event]:
+        """Events of the article's tags that clear the relevance floor.
+
+        ``memo`` keeps the market time of each (time, calendar, date-only)
+        already placed in this batch: many articles share them.
+        """
         placed_events = []
         for tag in tags:
             if tag.relevance < self.settings.min_relevance:
                 log.debug("%s: %s below the relevance floor (%.1f)", article.source_id, tag.symbol, tag.relevance)
                 continue
             instrument = self.instruments[tag.symbol]
-            placed = calendars.event_time(article.published_at, instrument.calendar, date_only=article.date_only)
+            where = (article.published_at, instrument.calendar, article.date_only)
+            placed = memo.get(where)
+            if placed is None:
+                placed = memo[where] = calendars.event_time(
+                    article.published_at, instrument.calendar, date_only=article.date_only
+                )
             placed_events.append(
                 Event(
                     article_key=article.key,

@@ -62,3 +62,15 @@ def test_folder_skips_bad_files_and_reads_the_rest(tmp_path: Path) -> None:
     assert reasons["latin1.txt"] == "not UTF-8 text"
     assert "date" in reasons["undated.txt"]
     assert batch.seen == 4
+
+
+def test_articles_without_text_are_keyed_by_origin() -> None:
+    from monitor.models import Article
+
+    when = datetime(2025, 2, 4, tzinfo=timezone.utc)
+    a = Article("feed:x", "https://x.test/1", "", "", when, url="https://x.test/1")
+    b = Article("feed:x", "https://x.test/2", "", "", when, url="https://x.test/2")
+    assert a.key != b.key and a.key == Article("feed:x", "https://x.test/1", "", "", when, url="https://x.test/1").key
+    text = "CoreCivic shares fell on Tuesday after the offer."
+    # with real text the key is the content hash, whatever the source
+    assert Article("feed:x", "1", text, "", when).key == Article("feed:y", "2", text, "", when).key

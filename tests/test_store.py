@@ -64,7 +64,7 @@ def test_upserts_are_idempotent(engine) -> None:
     for expected in (1, 0):
         with engine.begin() as conn:
             assert repo.save_articles(conn, [art]) == expected
-            assert repo.save_mentions(conn, art.key, [tag]) == expected
+            assert repo.save_mentions(conn, [(art.key, [tag])]) == expected
             assert repo.save_events(conn, [ev]) == expected
             assert repo.save_instruments(conn, [inst]) == expected
     with engine.connect() as conn:

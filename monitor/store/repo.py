@@ -76,8 +76,15 @@ def upsert(
         for chunk in _chunks(rows):
             conn.execute(stmt, chunk)
         return inserted
-    stmt = stmt.on_conflict_do_nothing(index_elements=list(keys)).returning(table.c[keys[0]])
-    for chunk in _chunks(rows):
+    stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    if conn.dialect.name == "sqlite":
+        # sqlite3's executemany counts the rows actually inserted (a skipped
+        # conflict counts 0), far cheaper than RETURNING row by row.
+        for chunk in _chunks(rows, 5000):
+            inserted += max(conn.execute(stmt, chunk).rowcount, 0)
+        return inserted
+    stmt = stmt.returning(table.c[keys[0]])
+    for chunk in _chunks(rows, 1000):
         inserted += len(conn.execute(stmt, chunk).all())
     return inserted
 
@@ -216,7 +223,8 @@ def save_instruments(conn: Connection, items: Sequence[Instrument]) -> int:
     return upsert(conn, instruments, rows, ["symbol"], update=True)
 
 
-def save_mentions(conn: Connection, article_key: str, tags: Sequence[TickerTag]) -> int:
+def save_mentions(conn: Connection, tagged: Iterable[tuple[str, Sequence[TickerTag]]]) -> int:
+    """Insert the mentions of each (article_key, tags) pair."""
     rows = [
         {
             "article_key": article_key,
@@ -227,6 +235,7 @@ def save_mentions(conn: Connection, article_key: str, tags: Sequence[TickerTag])
             "method": m.method,
             "relevance": tag.relevance,
         }
+        for article_key, tags in tagged
         for tag in tags
         for m in tag.mentions
     ]
