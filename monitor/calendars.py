@@ -36,11 +36,12 @@ import logging
 import threading
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
+import numpy as np
 import pandas as pd
 from exchange_calendars.errors import InvalidCalendarName
 
@@ -73,6 +74,8 @@ _UTC_ZONE = ZoneInfo("UTC")
 #: Deprecation warnings pandas 3 raises inside exchange_calendars while it builds.
 _LIBRARY_DEPRECATION = r".*\.values returning an ndarray that drops timezone"
 _ONE_DAY = timedelta(days=1)
+_ONE_MICROSECOND = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,12 @@ class _Grid:
     closes: pd.DatetimeIndex
     start: date
     end: date
+    #: The same as plain values for the per-event hot path: opens and closes in
+    #: integer microseconds since the epoch, session labels as dates.
+    open_us: np.ndarray = field(repr=False, compare=False)
+    close_us: np.ndarray = field(repr=False, compare=False)
+    session_days: tuple[date, ...] = field(repr=False, compare=False)
+    session_set: frozenset[date] = field(repr=False, compare=False)
 
 
 #: Built grids by calendar name, and the errors of names that failed to build
@@ -183,15 +192,23 @@ def _make_grid(name: str) -> _Grid:
     """Build the calendar ``name`` and keep the arrays the lookups need."""
     began = time.perf_counter()
     cal, start, end = _build_exchange_calendar(name)
+    sessions = pd.DatetimeIndex(cal.sessions, freq=None, name=None).as_unit("ns")
+    opens = pd.DatetimeIndex(cal.opens, freq=None, name=None).as_unit("ns")
+    closes = pd.DatetimeIndex(cal.closes, freq=None, name=None).as_unit("ns")
+    days = tuple(d.date() for d in sessions)
     grid = _Grid(
         name=name,
         canonical=cal.name,
         tz=ZoneInfo(cal.tz.key),
-        sessions=pd.DatetimeIndex(cal.sessions, freq=None, name=None).as_unit("ns"),
-        opens=pd.DatetimeIndex(cal.opens, freq=None, name=None).as_unit("ns"),
-        closes=pd.DatetimeIndex(cal.closes, freq=None, name=None).as_unit("ns"),
+        sessions=sessions,
+        opens=opens,
+        closes=closes,
         start=start,
         end=end,
+        open_us=opens.as_unit("us").asi8.copy(),
+        close_us=closes.as_unit("us").asi8.copy(),
+        session_days=days,
+        session_set=frozenset(days),
     )
     logger.debug(
         "built calendar %s (%d sessions, %s to %s) in %.2fs",
@@ -347,22 +364,22 @@ def event_time(published_at: datetime, calendar: str, *, date_only: bool = False
             session=grid.sessions[pos].date(), timing=Timing.DATE_ONLY, calendar=calendar
         )
 
-    moment = pd.Timestamp(utc)
-    if moment < grid.opens[0] or moment >= grid.closes[-1]:
+    moment = (utc - _EPOCH) // _ONE_MICROSECOND
+    if moment < grid.open_us[0] or moment >= grid.close_us[-1]:
         raise CalendarError(
             f"publication time {utc.isoformat()} is outside the range the {grid.name}"
             f" calendar covers ({_utc(grid.opens[0]).isoformat()} to"
             f" {_utc(grid.closes[-1]).isoformat()})"
         )
-    pos = int(grid.closes.searchsorted(moment, side="right"))  # first close > moment
-    session = grid.sessions[pos].date()
-    if moment >= grid.opens[pos]:
+    pos = int(np.searchsorted(grid.close_us, moment, side="right"))  # first close > moment
+    session = grid.session_days[pos]
+    if moment >= grid.open_us[pos]:
         timing = Timing.REGULAR
     else:
         local_day = utc.astimezone(grid.tz).date()
         if local_day == session:
             timing = Timing.PRE_MARKET
-        elif pd.Timestamp(local_day) in grid.sessions:
+        elif local_day in grid.session_set:
             timing = Timing.AFTER_HOURS
         else:
             timing = Timing.NON_TRADING_DAY

@@ -94,3 +94,29 @@ def test_db_upgrade_and_current(demo_dir: Path) -> None:
     assert up.returncode == 0 and "at revision" in up.stdout
     current = json.loads(monitor("db", "current", "--json", cwd=demo_dir).stdout)
     assert current["up_to_date"] is True and current["current"] == current["head"]
+
+
+def test_import_news_then_sources(demo_dir: Path) -> None:
+    data = ROOT / "tests" / "data" / "jsonl" / "news.jsonl"
+    result = monitor("import", "news", str(data), "--json", cwd=demo_dir)
+    assert result.returncode == 0, result.stderr
+    counts = json.loads(result.stdout)["pass"]
+    assert counts["articles_new"] >= 2 and counts["events_new"] >= 1
+    again = json.loads(monitor("import", "news", str(data), "--json", cwd=demo_dir).stdout)["pass"]
+    assert again["articles_new"] == 0 and again["events_new"] == 0
+    missing = monitor("import", "news", "nowhere.jsonl", cwd=demo_dir)
+    assert missing.returncode == 1 and missing.stderr.strip() == "error: no such file: nowhere.jsonl"
+
+    (demo_dir / "monitor.toml").write_text(
+        '[[feeds]]\nname = "local"\nurl = "file:///etc/passwd"\n'
+    )
+    run = monitor("run", "--once", cwd=demo_dir)
+    assert run.returncode == 0, run.stderr  # a refused feed fails alone
+    assert "feed:local" in run.stdout and "only http and https" in run.stdout
+    health = {s["name"]: s for s in json.loads(monitor("sources", "--json", cwd=demo_dir).stdout)}
+    assert health["files"]["status"] == "ok" and health["files"]["configured"]
+    assert health["feed:local"]["status"] == "failing"
+    assert "only http and https" in health["feed:local"]["last_error"]
+    assert health[f"jsonl:{data.name}"]["configured"] is False
+    table = monitor("sources", cwd=demo_dir).stdout
+    assert "feed:local" in table and "failing" in table and "no longer configured" in table

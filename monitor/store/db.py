@@ -54,6 +54,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objec
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode but for the last commit on power loss
+    cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of page cache for large batches
     cursor.close()
 
 

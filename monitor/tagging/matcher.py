@@ -169,14 +169,20 @@ def find_mentions(text: str, hits: Sequence[Hit]) -> list[Mention]:
     list of Mention
         Ordered by start; ``text[m.start:m.end] == m.matched``.
     """
-    masked = [match.span() for match in _MASKED.finditer(text)]
-    hits = [hit for hit in hits if not _overlaps_any(hit.start, hit.end, masked)]
+    if not hits:
+        return []
+    # URLs, paths and addresses need one of these characters: skip the scan without them.
+    if "/" in text or "@" in text or "www." in text:
+        masked = [match.span() for match in _MASKED.finditer(text)]
+        hits = [hit for hit in hits if not _overlaps_any(hit.start, hit.end, masked)]
     explicit_at: dict[int, list[tuple[Term, int]]] = defaultdict(list)
     for hit in hits:
         for term in hit.terms:
             if term.kind in _EXPLICIT_KINDS:
                 explicit_at[hit.start].append((term, hit.end))
-    exchange_before = {match.end(): match.start() for match in _EXCHANGE_PREFIX.finditer(text)}
+    exchange_before = (
+        {match.end(): match.start() for match in _EXCHANGE_PREFIX.finditer(text)} if ":" in text else {}
+    )
 
     candidates: list[Mention] = []
     bare: list[tuple[Mention, Term]] = []
