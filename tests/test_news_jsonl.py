@@ -290,3 +290,19 @@ def test_naive_fetch_time_is_refused(tmp_path: Path) -> None:
     path = write_lines(tmp_path / "x.jsonl", {"title": "t"})
     with pytest.raises(ValueError, match="naive"):
         read_jsonl(path, source="s", default_tz=NEW_YORK, fetched_at=datetime(2025, 2, 5, 12, 0))
+
+
+def test_markup_is_stored_as_text(tmp_path) -> None:
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from monitor.news.jsonl import read_jsonl
+
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"id": "1", "title": "<script>alert(1)</script> CoreCivic <b>falls</b>", '
+                    '"body": "<p>One &amp; two</p><img src=x onerror=alert(1)>"}\n')
+    batch = read_jsonl(path, source="jsonl:x", default_tz=ZoneInfo("UTC"), fetched_at=datetime.now(timezone.utc))
+    [article] = batch.articles
+    assert article.title == "alert(1) CoreCivic falls"
+    assert article.body == "One & two"
+    assert "<" not in article.title + article.body

@@ -122,7 +122,7 @@ def test_nested_shape_is_mapped(yahoo: YahooReplay) -> None:
     html = articles["c4b81f07-2e9d-3d15-a7c0-58e3f6a2d910"]
     assert html.title == "GEO Group shares fall as El Salvador's prison offer weighs on U.S. detention operators"
     assert html.body == (
-        "Shares of The GEO Group (NYSE: GEO) fell on Tuesday & CoreCivic lost 5.7%.\n"
+        "Shares of The GEO Group (NYSE: GEO) fell on Tuesday & CoreCivic lost 5.7%.\n\n"
         "Analysts said the offer is unlikely to change ICE\u2019s detention needs."
     )
     assert html.published_at == utc(2025, 2, 4, 18, 20, 45)  # pubDate, not displayTime
@@ -438,6 +438,10 @@ def test_related_tickers_cleans_and_tolerates_odd_input() -> None:
 
 
 def test_html_to_text() -> None:
-    assert html_to_text("<p>One &amp; two</p><script>alert(1)</script><p>Three<br>Four</p>") == "One & two\nThree\nFour"
+    # The same conversion as feeds (monitor.news.feeds.html_to_text): paragraphs
+    # apart, a script's text kept as inert text, never as markup.
+    assert html_to_text("<p>One &amp; two</p><script>alert(1)</script><p>Three<br>Four</p>") == (
+        "One & two\n\nalert(1)\n\nThree\nFour"
+    )
     assert html_to_text("S&P 500 rises") == "S&P 500 rises"
     assert html_to_text(None) == "" and html_to_text(5) == ""

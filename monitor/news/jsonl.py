@@ -8,9 +8,9 @@ Format (``monitor import news FILE.jsonl`` reads the same)::
 =================  ==========================================================
 key                meaning
 =================  ==========================================================
-``title``          required, plain text (a string that is not blank)
+``title``          required (a string that is not blank); markup is removed
 ``body``           the article text; ``summary`` is read when ``body`` is
-                   missing (plain text; markup is kept as written)
+                   missing; markup is removed as for feeds
 ``published_at``   optional ISO 8601 time: with a zone (``Z``, ``+01:00``)
                    it is exact (``zone_given``); without one it is read in
                    the default zone; a bare date (``2025-02-04``) marks the
@@ -51,6 +51,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError, field_validator
 
+from monitor.news.feeds import html_to_text
 from monitor.errors import SourceError
 from monitor.models import Article, ensure_utc
 from monitor.news import Dropped, PollState, SourceBatch
@@ -274,8 +275,8 @@ def parse_line(line: str, *, source: str, default_tz: ZoneInfo, fetched_at: date
     return Article(
         source=source,
         source_id=f"{parsed.source}:{key}" if parsed.source else key,
-        title=" ".join(parsed.title.split()),
-        body=parsed.text,
+        title=html_to_text(parsed.title, one_line=True) or " ".join(parsed.title.split()),
+        body=html_to_text(parsed.text),
         published_at=published_at,
         date_only=date_only,
         zone_given=zone_given,

@@ -72,12 +72,12 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, time, timezone
-from html.parser import HTMLParser
 from typing import Any
 
 import yfinance as yf
 from yfinance.exceptions import YFException, YFRateLimitError
 
+from monitor.news.feeds import html_to_text
 from monitor.errors import SourceError
 from monitor.models import Article, ensure_utc
 from monitor.news import Dropped, PollState, SourceBatch
@@ -447,48 +447,3 @@ def _http_url(value: object) -> str | None:
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
-
-
-# -- markup to text ------------------------------------------------------------
-
-_BLOCK_TAGS = frozenset({"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "table"})
-_SKIP_TAGS = frozenset({"script", "style", "template"})
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP_TAGS:
-            self._skipping += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS:
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
-
-
-def html_to_text(value: object) -> str:
-    """Plain text of a string that may hold HTML: tags removed, entities resolved.
-
-    Block elements (``p``, ``br``, ``li``...) become line breaks; white space
-    inside a line is collapsed and empty lines are removed. Anything that is
-    not a string gives ``""``.
-    """
-    if not isinstance(value, str) or not value.strip():
-        return ""
-    parser = _TextExtractor()
-    parser.feed(value)
-    parser.close()
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
-    return "\n".join(line for line in lines if line)
