@@ -7,6 +7,7 @@ Every :class:`~monitor.errors.MonitorError` ends as one line on stderr
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 import json
 import logging
 import os
@@ -122,7 +123,7 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
     from monitor.pipeline import Pipeline, results_table  # heavy imports after the cheap checks
 
     pipeline = Pipeline(settings, engine)
-    with out.status("running the pipeline", spinner="dots") if not args.json and out.is_terminal else _null():
+    with out.status("running the pipeline", spinner="dots") if not args.json and out.is_terminal else nullcontext():
         report = pipeline.run_pass()
     rows = results_table(engine, settings.window_list)
     if args.json:
@@ -144,16 +145,17 @@ def cmd_sources(args: argparse.Namespace, out: Console) -> int:
 
     settings = load_settings()
     engine = open_store(settings.database_url)
-    from monitor.pipeline import Pipeline  # heavy imports after the cheap checks
+    from monitor.pipeline import make_sources, source_rows  # heavy imports after the cheap checks
+    from monitor.tagging.universe import load_watchlist
 
-    pipeline = Pipeline(settings, engine)
+    configured = make_sources(settings, load_watchlist(settings.watchlist_path))
     with engine.begin() as conn:
-        repo.register_sources(conn, pipeline.source_rows())
+        repo.register_sources(conn, source_rows(configured))
     with engine.connect() as conn:
         rows = repo.sources_health(conn)
-    configured = {s.name for s in pipeline.sources}
+    names = {src.name for src in configured}
     for row in rows:
-        row["configured"] = row["name"] in configured
+        row["configured"] = row["name"] in names
     if args.json:
         out.print_json(json.dumps(rows, default=_json_default))
         return 0
@@ -315,14 +317,6 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _configured_level() -> str:

@@ -123,6 +123,11 @@ def source_kind(source: NewsSource) -> str:
     return source.name.split(":", 1)[0]
 
 
+def source_rows(sources: Iterable[NewsSource]) -> list[tuple[str, str, str | None]]:
+    """(name, kind, url) of each source, as the sources table registers them."""
+    return [(src.name, source_kind(src), getattr(src, "url", None)) for src in sources]
+
+
 def model_for(instrument: Instrument, settings: Settings) -> str:
     """The abnormal-return model of an instrument: the setting, or 'mean' without benchmark."""
     return settings.model if instrument.benchmark else "mean"
@@ -148,15 +153,11 @@ class Pipeline:
         self._stories: StoryIndex | None = None
 
     # Stage 1-3: ingest, tag, place in market time -------------------------
-    def source_rows(self) -> list[tuple[str, str, str | None]]:
-        """(name, kind, url) of every source of this pipeline."""
-        return [(src.name, source_kind(src), getattr(src, "url", None)) for src in self.sources]
-
     def ingest(self, report: PassReport) -> None:
         """Poll every source; one failing source never stops the others."""
         with self.engine.begin() as conn:
             repo.save_instruments(conn, list(self.instruments.values()))
-            repo.register_sources(conn, self.source_rows())
+            repo.register_sources(conn, source_rows(self.sources))
         for source in self.sources:
             self.poll(source, report)
 
@@ -228,9 +229,8 @@ class Pipeline:
         if self._stories is None:
             window = timedelta(hours=self.settings.story_window_hours)
             index = StoryIndex(max_distance=self.settings.story_max_distance, window=window)
-            since = datetime.now(timezone.utc) - timedelta(days=3650)
             with self.engine.connect() as conn:
-                index.load(repo.story_rows(conn, since))
+                index.load(repo.story_rows(conn))
             self._stories = index
         return self._stories
 
@@ -323,10 +323,10 @@ class Pipeline:
             )
         by_symbol: dict[str, list[Event]] = defaultdict(list)
         for ev in todo:
-            if ev.symbol not in self.instruments:
-                report.problems.append(f"{ev.symbol}: no longer in the watchlist; its events are not measured")
-                continue
             by_symbol[ev.symbol].append(ev)
+        for symbol in sorted(set(by_symbol) - set(self.instruments)):
+            count = len(by_symbol.pop(symbol))
+            report.problems.append(f"{symbol}: no longer in the watchlist; its {count} event(s) are not measured")
         for symbol, evs in sorted(by_symbol.items()):
             with self.engine.begin() as conn:
                 rows, written = self._measure_symbol(conn, self.instruments[symbol], evs, now, report)

@@ -244,3 +244,16 @@ def test_upgrade_from_the_first_schema_keeps_the_data(db_url: str, seeds_copy: P
         row = conn.execute(select(articles)).one()
     assert (row.article_key, row.story_key, row.novelty, row.undated) == ("k1", "k1", 100, False)
     assert row.published_at == datetime(2025, 2, 4, 12, tzinfo=timezone.utc)
+
+
+def test_events_of_a_ticker_dropped_from_the_watchlist_are_reported_once(db_url: str, seeds_copy: Path) -> None:
+    flaky = FlakySource(seeds_copy / "prices", failing={"GEO"})
+    pipeline, settings, engine = make_pipeline(db_url, seeds_copy, price_source=flaky)
+    pipeline.run_pass(now=NOW)  # GEO's windows stay incomplete: no prices
+    watchlist = seeds_copy / "watchlist.toml"
+    text = watchlist.read_text()
+    start = text.index('[[instrument]]\nsymbol = "GEO"')
+    watchlist.write_text(text[:start] + text[text.index("[[instrument]]", start + 1):])
+    again, _, _ = make_pipeline(db_url, seeds_copy)
+    report = again.run_pass(now=NOW)
+    assert report.problems == ["GEO: no longer in the watchlist; its 1 event(s) are not measured"]

@@ -187,11 +187,11 @@ def known_identities(
     return found
 
 
-def story_rows(conn: Connection, since: datetime) -> Iterable[tuple[str, str, int, datetime]]:
-    """(key, story_key, fingerprint, published_at) of articles published since ``since``."""
+def story_rows(conn: Connection) -> Iterable[tuple[str, str, int, datetime]]:
+    """(key, story_key, fingerprint, published_at) of every fingerprinted article, oldest first."""
     q = (
         select(articles.c.article_key, articles.c.story_key, articles.c.fingerprint, articles.c.published_at)
-        .where(articles.c.published_at >= since, articles.c.fingerprint.is_not(None))
+        .where(articles.c.fingerprint.is_not(None))
         .order_by(articles.c.published_at, articles.c.id)
     )
     for r in conn.execute(q):
