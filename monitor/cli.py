@@ -40,6 +40,8 @@ examples:
   monitor run --once --json     the same as JSON for machines
   monitor sources               the news sources and their health
   monitor import news a.jsonl   import articles from a JSON Lines file
+  monitor tag --input a.jsonl   tag a file of articles, write JSON Lines (nothing stored)
+  monitor universe GEO          what the tagger knows about a symbol
   monitor db upgrade            create or migrate the database schema
 """
 
@@ -95,6 +97,37 @@ def build_parser() -> argparse.ArgumentParser:
     news.add_argument("file", metavar="FILE.jsonl", help="the JSON Lines file")
     news.add_argument("--json", action="store_true", help="print the pass counts as JSON")
     news.set_defaults(func=cmd_import_news)
+
+    tag = sub.add_parser(
+        "tag", help="tag a JSON Lines file of articles with the tickers they are about",
+        description="Read articles, one JSON object a line ({\"id\", \"title\", \"body\", optional "
+        "\"published_at\"}), and write one line per article: {\"id\", \"tickers\": [{\"symbol\", "
+        "\"name\", \"relevance\", \"mentions\": [{\"field\", \"start\", \"end\", \"text\", "
+        "\"rule\"}]}]}. start/end index into the field (title or body). The tagger is the pipeline's: "
+        "the bundled universe with the watchlist on top. Lines that cannot be read are skipped and "
+        "reported with their line number; the others are still tagged. Nothing is stored.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  monitor tag --input news.jsonl > tags.jsonl\n"
+        "  monitor tag --input news.jsonl --output tags.jsonl --min-relevance 50",
+    )
+    tag.add_argument("--input", "-i", required=True, metavar="FILE.jsonl", help="the articles ('-' for stdin)")
+    tag.add_argument("--output", "-o", metavar="FILE.jsonl", help="where to write (default: stdout)")
+    tag.add_argument("--min-relevance", type=float, default=0.0, metavar="N",
+                     help="leave out tickers with relevance under N (0-100; default 0: every ticker)")
+    tag.add_argument("--json", action="store_true", help="print the run's counts as JSON on stderr at the end")
+    tag.set_defaults(func=cmd_tag)
+
+    uni = sub.add_parser(
+        "universe", help="what the tagger knows about a symbol or name",
+        description="With a symbol: its names, aliases, brands and codes, what it is (asset class, "
+        "exchange, calendar, benchmark), where it comes from (listed, curated, crypto, watchlist), "
+        "its issuer's other lines, and how the tagger treats its ticker. With other text: the "
+        "instruments whose names contain it. Without anything: the universe's size by kind and origin.",
+    )
+    uni.add_argument("query", nargs="?", help="a symbol (CXW, BTC-USD) or part of a name (corecivic)")
+    uni.add_argument("--limit", type=int, default=20, help="most instruments listed for a name search")
+    uni.add_argument("--json", action="store_true", help="print as JSON")
+    uni.set_defaults(func=cmd_universe)
 
     db = sub.add_parser("db", help="database schema: upgrade, current revision",
                         description="Manage the store's schema (Alembic migrations).")
@@ -200,6 +233,132 @@ def cmd_import_news(args: argparse.Namespace, out: Console) -> int:
             out.print(f"[yellow]warning:[/] {problem}", highlight=False)
     engine.dispose()
     return 1 if report.problems and report.articles_seen == 0 else 0
+
+
+def _load_tagger() -> Any:
+    from monitor.config import load_settings
+    from monitor.pipeline import make_universe
+    from monitor.tagging import Tagger
+
+    return Tagger(make_universe(load_settings()))
+
+
+def cmd_tag(args: argparse.Namespace, out: Console) -> int:
+    from pathlib import Path
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    from monitor.tagging.batch import tag_lines
+
+    if not 0 <= args.min_relevance <= 100:
+        raise MonitorError(f"--min-relevance must be between 0 and 100, not {args.min_relevance:g}")
+    err = Console(stderr=True)
+    if args.input == "-":
+        source, total = sys.stdin.buffer, None
+    else:
+        path = Path(args.input)
+        if not path.is_file():
+            raise MonitorError(f"no such file: {path}; give --input an existing JSON Lines file")
+        try:
+            source, total = path.open("rb"), path.stat().st_size
+        except OSError as exc:
+            raise MonitorError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    tagger = _load_tagger()
+    try:
+        sink = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    except OSError as exc:
+        raise MonitorError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
+    show = bool(args.output) and err.is_terminal and total is not None
+    progress = Progress(
+        "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        TimeRemainingColumn(), console=err, disable=not show,
+    )
+    try:
+        with progress:
+            task = progress.add_task("tagging", total=total)
+            report = tag_lines(
+                source, sink, tagger, min_relevance=args.min_relevance,
+                progress=lambda size: progress.advance(task, size),
+            )
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+        if sink is not sys.stdout:
+            sink.close()
+        else:
+            sink.flush()
+    for lineno, reason in report.skipped[:20]:
+        err.print(f"[yellow]skipped[/] line {lineno}: {reason}", highlight=False)
+    if len(report.skipped) > 20:
+        err.print(f"[yellow]skipped[/] {len(report.skipped) - 20} more line(s)", highlight=False)
+    if args.json:
+        err.print_json(json.dumps({**report.counts(), "skipped_lines": report.skipped}))
+    else:
+        err.print(
+            f"tagged {report.tagged} article(s), {report.with_tickers} with tickers"
+            f"{f' at relevance >= {args.min_relevance:g}' if args.min_relevance else ''}; "
+            f"{len(report.skipped)} line(s) skipped",
+            highlight=False,
+        )
+    return 1 if report.skipped and report.tagged == 0 else 0
+
+
+def cmd_universe(args: argparse.Namespace, out: Console) -> int:
+    from collections import Counter
+
+    from monitor.tagging.universe import describe
+
+    tagger = _load_tagger()
+    universe = tagger.universe
+    if not args.query:
+        kinds = Counter(i.asset_class.value for i in universe.instruments.values())
+        origins = Counter(origin for found in universe.origins.values() for origin in found)
+        payload = {"instruments": len(universe), "by_asset_class": dict(kinds), "by_origin": dict(origins),
+                   "automaton_keys": getattr(tagger.scanner, "keys", None)}
+        if args.json:
+            out.print_json(json.dumps(payload))
+        else:
+            out.print(f"{len(universe)} instruments; by kind: "
+                      + ", ".join(f"{k} {n}" for k, n in kinds.most_common())
+                      + "; by origin: " + ", ".join(f"{k} {n}" for k, n in origins.most_common()), highlight=False)
+        return 0
+    exact = universe.get(args.query)
+    if exact is not None:
+        info = describe(universe, exact.symbol, tagger.lexicon)
+        if args.json:
+            out.print_json(json.dumps(info))
+            return 0
+        table = Table(title=f"{info['symbol']}: {info['name']}", title_justify="left", show_header=False,
+                      box=None, pad_edge=False)
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        for key, value in info.items():
+            if key in ("symbol", "name"):
+                continue
+            if isinstance(value, (list, tuple)):
+                value = ", ".join(str(v) for v in value) or "—"
+            table.add_row(key.replace("_", " "), "—" if value in (None, "") else str(value))
+        out.print(table)
+        return 0
+    found = universe.search(args.query, limit=args.limit)
+    if not found:
+        raise MonitorError(
+            f"the tagger knows no symbol or name like {args.query!r}; add it to the watchlist "
+            "(see seeds/watchlist.toml) to have it tagged"
+        )
+    rows = [{"symbol": i.symbol, "name": i.name, "asset_class": i.asset_class.value, "exchange": i.exchange}
+            for i in found]
+    if args.json:
+        out.print_json(json.dumps(rows))
+        return 0
+    table = Table(title=f"Instruments named like {args.query!r}", title_justify="left", header_style="bold",
+                  box=None, pad_edge=False)
+    for name in ("Symbol", "Name", "Kind", "Exchange"):
+        table.add_column(name)
+    for row in rows:
+        table.add_row(row["symbol"], row["name"], row["asset_class"], row["exchange"] or "—")
+    out.print(table)
+    return 0
 
 
 def _stamp(value: datetime | None) -> str:

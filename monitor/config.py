@@ -96,8 +96,19 @@ class Settings(BaseSettings):
     watchlist: Path | None = Field(
         None,
         json_schema_extra={"default_text": "`SEEDS_DIR/watchlist.toml`"},
-        description="Watchlist TOML of the instruments to tag and price (format at the top of "
-        "seeds/watchlist.toml).",
+        description="Watchlist TOML: instruments to add to the universe or override in it, "
+        "benchmarks, and the tickers Yahoo news is polled for (format at the top of seeds/watchlist.toml).",
+    )
+    universe_dir: Path | None = Field(
+        None,
+        json_schema_extra={"default_text": "`SEEDS_DIR/universe`"},
+        description="Folder of the tagger's universe: listed.csv (US listings), curated.toml "
+        "(names, brands, ETFs), crypto.toml.",
+    )
+    tag_universe: bool = Field(
+        True,
+        description="Tag against the whole universe (every US listing and the major crypto); "
+        "false: the watchlist's instruments only.",
     )
     feeds: list[FeedConfig] = Field(
         default_factory=list,
@@ -239,6 +250,10 @@ class Settings(BaseSettings):
     @property
     def watchlist_path(self) -> Path:
         return self.watchlist or self.seeds_dir / "watchlist.toml"
+
+    @property
+    def universe_folder(self) -> Path:
+        return self.universe_dir or self.seeds_dir / "universe"
 
     @property
     def snapshot_dir(self) -> Path:

@@ -10,6 +10,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from datetime import date, datetime, timezone
 from enum import StrEnum
 from functools import cached_property
@@ -133,11 +134,15 @@ class Instrument:
     codes: tuple[str, ...] = ()
     #: False for instruments that are only priced (benchmarks), never tagged.
     taggable: bool = True
+    #: Brands and subsidiaries that stand for it in news (``Instagram`` for META).
+    brands: tuple[str, ...] = ()
+    #: Those of its names, aliases and brands that are also common words or
+    #: people's names ("Apple", "Ford"): they count only with context.
+    context: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Mention:
-    """One place an article names an instrument.
+class Mention(NamedTuple):
+    """One place an article names an instrument (a named tuple: articles hold thousands).
 
     ``start``/``end`` are character offsets into :attr:`Article.text`
     (``text[start:end] == matched``); ``method`` is the rule that matched
@@ -152,9 +157,8 @@ class Mention:
     method: str
 
 
-@dataclass(frozen=True)
-class TickerTag:
-    """The tagger's verdict for one article and one instrument."""
+class TickerTag(NamedTuple):
+    """The tagger's verdict for one article and one instrument (a named tuple: batches hold millions)."""
 
     symbol: str
     relevance: float  #: 0-100: how much the article is about the instrument

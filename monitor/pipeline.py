@@ -39,8 +39,8 @@ from monitor.news.files import FilesNewsSource
 from monitor.prices import PriceSource
 from monitor.prices.cache import daily_closes, ensure_daily_bars
 from monitor.store import repo
-from monitor.tagging.matcher import WatchlistTagger
-from monitor.tagging.universe import load_watchlist
+from monitor.tagging.matcher import Tagger
+from monitor.tagging.universe import Universe, load_universe, load_watchlist
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,12 @@ def source_rows(sources: Iterable[NewsSource]) -> list[tuple[str, str, str | Non
     return [(src.name, source_kind(src), getattr(src, "url", None)) for src in sources]
 
 
+def make_universe(settings: Settings) -> Universe:
+    """The tagger's universe: the bundled one with the watchlist on top, or the watchlist alone."""
+    folder = settings.universe_folder if settings.tag_universe else None
+    return load_universe(folder, settings.watchlist_path)
+
+
 def model_for(instrument: Instrument, settings: Settings) -> str:
     """The abnormal-return model of an instrument: the setting, or 'mean' without benchmark."""
     return settings.model if instrument.benchmark else "mean"
@@ -146,17 +152,21 @@ class Pipeline:
     ) -> None:
         self.settings = settings
         self.engine = engine
-        self.instruments = {i.symbol: i for i in load_watchlist(settings.watchlist_path)}
-        self.tagger = WatchlistTagger(self.instruments.values())
-        self.sources = list(sources) if sources is not None else make_sources(settings, self.instruments.values())
+        self.watchlist = load_watchlist(settings.watchlist_path)
+        self.universe = make_universe(settings)
+        #: Every instrument the pipeline may tag and measure, by symbol.
+        self.instruments = self.universe.instruments
+        self.tagger = Tagger(self.universe)
+        self.sources = list(sources) if sources is not None else make_sources(settings, self.watchlist)
         self.price_source = price_source or make_price_source(settings)
         self._stories: StoryIndex | None = None
+        self._unknown_reported: set[str] = set()
 
     # Stage 1-3: ingest, tag, place in market time -------------------------
     def ingest(self, report: PassReport) -> None:
         """Poll every source; one failing source never stops the others."""
         with self.engine.begin() as conn:
-            repo.save_instruments(conn, list(self.instruments.values()))
+            repo.save_instruments(conn, self._priced_instruments(self.watchlist))
             repo.register_sources(conn, source_rows(self.sources))
         for source in self.sources:
             self.poll(source, report)
@@ -276,8 +286,20 @@ class Pipeline:
             if article.key in firsts and not article.undated:
                 events.extend(self._place(article, tags, placed))
         report.mentions_new += repo.save_mentions(conn, tagged)
+        if events:
+            repo.save_instruments(conn, self._priced_instruments(self.instruments[e.symbol] for e in events))
         report.events_new += repo.save_events(conn, events)
         return len(kept)
+
+    def _priced_instruments(self, instruments: Iterable[Instrument]) -> list[Instrument]:
+        """These instruments and their benchmarks, once each: the instruments rows a pass needs."""
+        out: dict[str, Instrument] = {}
+        for instrument in instruments:
+            out[instrument.symbol] = instrument
+            bench = self.instruments.get(instrument.benchmark or "")
+            if bench is not None:
+                out[bench.symbol] = bench
+        return list(out.values())
 
     def _place(
         self, article: Article, tags: Sequence[TickerTag], memo: dict[tuple[datetime, str, bool], EventTime]
@@ -292,7 +314,16 @@ class Pipeline:
             if tag.relevance < self.settings.min_relevance:
                 log.debug("%s: %s below the relevance floor (%.1f)", article.source_id, tag.symbol, tag.relevance)
                 continue
-            instrument = self.instruments[tag.symbol]
+            instrument = self.instruments.get(tag.symbol)
+            if instrument is None:
+                # An exchange-qualified ticker the universe lacks ("OTCPK:XXXXF"): tagged, not measured.
+                if tag.symbol not in self._unknown_reported:
+                    self._unknown_reported.add(tag.symbol)
+                    log.warning(
+                        "%s: ticker %s is not in the universe; it is tagged but not measured "
+                        "(add it to the watchlist to measure it)", article.source_id, tag.symbol,
+                    )
+                continue
             where = (article.published_at, instrument.calendar, article.date_only)
             placed = memo.get(where)
             if placed is None:

@@ -247,13 +247,14 @@ def test_upgrade_from_the_first_schema_keeps_the_data(db_url: str, seeds_copy: P
 
 
 def test_events_of_a_ticker_dropped_from_the_watchlist_are_reported_once(db_url: str, seeds_copy: Path) -> None:
+    # Tagging against the watchlist alone: a ticker removed from it leaves the universe.
+    settings = load_settings(database_url=db_url, seeds_dir=seeds_copy, tag_universe=False)
+    engine = db.open_store(db_url)
     flaky = FlakySource(seeds_copy / "prices", failing={"GEO"})
-    pipeline, settings, engine = make_pipeline(db_url, seeds_copy, price_source=flaky)
-    pipeline.run_pass(now=NOW)  # GEO's windows stay incomplete: no prices
+    Pipeline(settings, engine, price_source=flaky).run_pass(now=NOW)  # GEO's windows stay incomplete: no prices
     watchlist = seeds_copy / "watchlist.toml"
     text = watchlist.read_text()
     start = text.index('[[instrument]]\nsymbol = "GEO"')
     watchlist.write_text(text[:start] + text[text.index("[[instrument]]", start + 1):])
-    again, _, _ = make_pipeline(db_url, seeds_copy)
-    report = again.run_pass(now=NOW)
+    report = Pipeline(settings, engine).run_pass(now=NOW)
     assert report.problems == ["GEO: no longer in the watchlist; its 1 event(s) are not measured"]
