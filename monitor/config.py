@@ -169,7 +169,8 @@ class Settings(BaseSettings):
         "0:0,-1:1,0:5", description="Event windows in sessions, comma-separated START:END."
     )
     min_relevance: float = Field(
-        10.0, ge=0, le=100, description="Lowest tag relevance (0-100) that creates an event."
+        25.0, ge=0, le=100, description="Lowest tag relevance (0-100) that creates an event; 25 leaves out "
+        "companies named once in passing among many (see 'Tagging')."
     )
     default_timezone: str = Field(
         "America/New_York",

@@ -415,8 +415,14 @@ def test_any_text_gives_well_formed_mentions(tagger: Tagger, text: str) -> None:
 def test_empty_text_and_junk(tagger: Tagger) -> None:
     assert tagger.tag("", "") == []
     junk = bytes(range(256)).decode("latin-1") * 50
-    assert tagger.tag(junk, junk) == [] or all(tag.relevance >= 0 for tag in tagger.tag(junk, junk))
+    text = junk + TEXT_SEPARATOR + junk
+    for tag in tagger.tag(junk, junk):
+        assert 0 <= tag.relevance <= 100
+        for mention in tag.mentions:
+            assert text[mention.start : mention.end] == mention.matched
     assert tagger.mentions("\x00\x01\ufffd\U0001F600" * 100) == []
+    random_bytes = bytes((i * 7919 + 13) % 256 for i in range(20_000)).decode("utf-8", errors="replace")
+    assert {m.symbol for m in tagger.mentions(random_bytes)} <= set(tagger.universe.instruments) | {""}
 
 
 def test_other_scripts(tagger: Tagger) -> None:
