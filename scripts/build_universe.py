@@ -1,7 +1,8 @@
 """Build ``seeds/universe/listed.csv``, the US-listed part of the tagger's universe.
 
 Reads the SEC's ticker list with exchanges
-(``$MONITOR_REFERENCE_DATA/universe/company_tickers_exchange.json``), turns
+(``$MONITOR_REFERENCE_DATA/universe/company_tickers_exchange.json``, plus the
+few tickers only the list without exchanges has, ``company_tickers.json``), turns
 each registry title into the names news uses (:func:`monitor.tagging.names.news_names`)
 and marks the words that need care, from an English word list (Debian's
 ``wamerican``, ``/usr/share/dict/words``):
@@ -48,7 +49,7 @@ WORDS = Path("/usr/share/dict/words")
 
 HEADER = """\
 # US-listed companies and funds with the names news uses for them.
-# Tickers, issuers (SEC CIK) and exchanges as listed by the SEC (company_tickers_exchange, January 2025);
+# Tickers, issuers (SEC CIK) and exchanges as listed by the SEC (company_tickers_exchange and company_tickers, January 2025);
 # names normalised by monitor.tagging.names; ambiguity marks from an English word list.
 # Built by scripts/build_universe.py. Columns:
 #   symbol      Yahoo Finance symbol (class shares with a dash: BRK-B)
@@ -86,15 +87,23 @@ def main() -> int:
     if not root:
         print("set MONITOR_REFERENCE_DATA to the reference data folder", file=sys.stderr)
         return 2
-    source = Path(root) / "universe" / "company_tickers_exchange.json"
-    document = json.loads(source.read_text(encoding="utf-8"))
+    folder = Path(root) / "universe"
+    document = json.loads((folder / "company_tickers_exchange.json").read_text(encoding="utf-8"))
     fields = document["fields"]
+    records = [dict(zip(fields, record, strict=True)) for record in document["data"]]
+    # The list without exchanges has a few tickers the other lacks: they join at the end, exchange unknown.
+    listed = {str(row["ticker"]).strip().upper() for row in records}
+    plain = json.loads((folder / "company_tickers.json").read_text(encoding="utf-8"))
+    records += [
+        {"cik": entry["cik_str"], "name": entry["title"], "ticker": entry["ticker"], "exchange": None}
+        for entry in plain.values()
+        if str(entry["ticker"]).strip().upper() not in listed
+    ]
     words, proper = word_lists(WORDS)
     seen_cik: set[int] = set()
     seen_symbol: set[str] = set()
     rows = []
-    for record in document["data"]:
-        row = dict(zip(fields, record, strict=True))
+    for row in records:
         symbol = str(row["ticker"]).strip().upper()
         if not symbol or symbol in seen_symbol:
             continue
