@@ -7,6 +7,8 @@ asks it two kinds of question:
   publication timestamp to the first trading session it can move and to its
   :class:`~monitor.models.Timing` (pre-market, regular hours, after hours, a
   non-trading day, date only, or a 24/7 market).
+* *Which calendar does this instrument trade on?* :func:`calendar_for` maps a
+  Yahoo symbol (and its listing exchange or asset class) to a calendar code.
 * *Which sessions surround this one?* :func:`sessions_in_range`,
   :func:`sessions_window`, :func:`session_open`, :func:`session_close` and
   :func:`last_closed_session` answer on the calendar's own session grid, never
@@ -23,21 +25,31 @@ Conventions
   its aliases such as ``"NYSE"``) or :data:`~monitor.models.CALENDAR_24_7`.
   The 24/7 calendar trades every UTC day: session ``D`` opens at 00:00 UTC of
   ``D`` and closes at 00:00 UTC of the next day.
-* Exchange calendars are built once per process and cover the sessions from
-  2000-01-01 (or the calendar's own earliest supported date) to two years after
-  today (or its latest supported date). A question outside that range raises
-  :class:`~monitor.errors.CalendarError` rather than a silently wrong answer.
+* Exchange calendars are built once per process (an alias such as ``"XNAS"``
+  shares the grid of its canonical calendar, ``"XNYS"``) and cover the sessions
+  from 2000-01-01 (or the calendar's own earliest supported date) to five years
+  after today (or its latest supported date). A question outside that range
+  raises :class:`~monitor.errors.CalendarError` rather than a silently wrong
+  answer. Some calendars of the installed exchange_calendars are bounded:
+  XSHG, XBOM and XSES only know their holidays to 2026-12-31, XSAU from 2021;
+  XTAE only builds from 2026-01-05 (see :data:`_BUILDABLE_FROM`).
 """
 
 from __future__ import annotations
 
+import bisect
+import contextlib
+import dataclasses
 import difflib
 import logging
+import re
 import threading
 import time
 import warnings
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
@@ -49,6 +61,10 @@ from monitor.errors import CalendarError
 from monitor.models import CALENDAR_24_7, EventTime, Timing, ensure_utc
 
 __all__ = [
+    "FUTURES_CALENDAR",
+    "INDEX_CALENDARS",
+    "SUFFIX_CALENDARS",
+    "calendar_for",
     "calendar_tz",
     "event_time",
     "is_session",
@@ -66,13 +82,20 @@ logger = logging.getLogger(__name__)
 CALENDAR_START = date(2000, 1, 1)
 
 #: How far past today exchange calendars are built (unless the calendar's own
-#: ``bound_max`` is earlier).
-CALENDAR_HORIZON = timedelta(days=2 * 366)
+#: ``bound_max`` is earlier). Five years, so that sessions windows reaching into
+#: the future and property tests up to 2030 stay inside the grid; holidays that
+#: far ahead are exchange_calendars' rule-based forecast.
+CALENDAR_HORIZON = timedelta(days=5 * 366)
+
+#: Calendars the installed exchange_calendars cannot build over the whole range
+#: but can from a later date: tried again from that date when the full build
+#: fails. XTAE (Tel Aviv): exchange_calendars 4.13 rejects its own pre-2026
+#: Sunday early closes ("Special dates ... are not sessions"); from 2026-01-05,
+#: when the TASE moved to a Monday-Friday week, it builds.
+_BUILDABLE_FROM: Mapping[str, date] = MappingProxyType({"XTAE": date(2026, 1, 5)})
 
 _UTC_ZONE = ZoneInfo("UTC")
 
-#: Deprecation warnings pandas 3 raises inside exchange_calendars while it builds.
-_LIBRARY_DEPRECATION = r".*\.values returning an ndarray that drops timezone"
 _ONE_DAY = timedelta(days=1)
 _ONE_MICROSECOND = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -129,21 +152,52 @@ def _unknown_calendar(name: str) -> CalendarError:
     )
 
 
-def _clamp_to_bounds(
+@contextlib.contextmanager
+def _library_warnings_silenced() -> Iterator[None]:
+    """Silence deprecation warnings while exchange_calendars builds a calendar.
+
+    They come from the library's own use of pandas APIs that pandas 3 and 4
+    deprecate (``Series.values`` on tz-aware data, ``DatetimeIndex.weekday``):
+    nothing a user of the monitor can act on.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
+
+
+def _narrowed_range(
     canonical: str, start: pd.Timestamp, end: pd.Timestamp
-) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """``start..end`` narrowed to the dates the calendar class supports.
+) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """A narrower range to retry a failed build over, or None if there is none.
 
     Some calendars only know their holidays for a bounded range (class methods
-    ``bound_min``/``bound_max``); asking for more raises ``ValueError``.
+    ``bound_min``/``bound_max``): asking for more raises ``ValueError``. Others
+    only build from a later date (:data:`_BUILDABLE_FROM`).
     """
-    cls = type(xcals.get_calendar(canonical))
-    bound_min, bound_max = cls.bound_min(), cls.bound_max()
-    if bound_min is not None and start < bound_min:
-        start = bound_min
-    if bound_max is not None and end > bound_max:
-        end = bound_max
-    return start, end
+    lo, hi = start, end
+    first = _BUILDABLE_FROM.get(canonical)
+    if first is not None and lo < pd.Timestamp(first):
+        lo = pd.Timestamp(first)
+    try:
+        with _library_warnings_silenced():
+            cls = type(xcals.get_calendar(canonical))  # its default range; cached by the library
+    except Exception:  # noqa: BLE001  # cannot even build its default range: no bounds to read
+        cls = None
+    if cls is not None:
+        bound_min, bound_max = cls.bound_min(), cls.bound_max()
+        if bound_min is not None and lo < bound_min:
+            lo = bound_min
+        if bound_max is not None and hi > bound_max:
+            hi = bound_max
+    if (lo, hi) == (start, end) or lo >= hi:
+        return None
+    return lo, hi
+
+
+def _get_calendar(canonical: str, start: pd.Timestamp, end: pd.Timestamp) -> xcals.ExchangeCalendar:
+    with _library_warnings_silenced():
+        return xcals.get_calendar(canonical, start=start, end=end)
 
 
 def _build_exchange_calendar(name: str) -> tuple[xcals.ExchangeCalendar, date, date]:
@@ -158,24 +212,20 @@ def _build_exchange_calendar(name: str) -> tuple[xcals.ExchangeCalendar, date, d
     start = pd.Timestamp(CALENDAR_START)
     end = pd.Timestamp(datetime.now(timezone.utc).date() + CALENDAR_HORIZON)
     try:
-        with warnings.catch_warnings():
-            # exchange_calendars' own use of pandas APIs that pandas 3 deprecates:
-            # nothing a user of the monitor can act on.
-            warnings.filterwarnings("ignore", message=_LIBRARY_DEPRECATION)
-            try:
-                cal = xcals.get_calendar(canonical, start=start, end=end)
-            except ValueError:
-                clamped = _clamp_to_bounds(canonical, start, end)
-                if clamped == (start, end) or clamped[0] >= clamped[1]:
-                    raise
-                start, end = clamped
-                logger.info(
-                    "calendar %s only covers %s to %s (exchange_calendars bounds)",
-                    canonical,
-                    start.date(),
-                    end.date(),
-                )
-                cal = xcals.get_calendar(canonical, start=start, end=end)
+        try:
+            cal = _get_calendar(canonical, start, end)
+        except Exception:
+            narrowed = _narrowed_range(canonical, start, end)
+            if narrowed is None:
+                raise
+            start, end = narrowed
+            logger.info(
+                "calendar %s only covers %s to %s (what the installed exchange_calendars can build)",
+                canonical,
+                start.date(),
+                end.date(),
+            )
+            cal = _get_calendar(canonical, start, end)
     except Exception as exc:  # noqa: BLE001  # any failure of the library is a CalendarError
         detail = f"{type(exc).__name__}: {exc}"
         if len(detail) > 300:
@@ -221,6 +271,30 @@ def _make_grid(name: str) -> _Grid:
     return grid
 
 
+def _load_grid(name: str) -> _Grid:
+    """Build the grid of ``name``, sharing the canonical calendar's grid for an alias.
+
+    Called with :data:`_grids_lock` held.
+    """
+    try:
+        canonical = xcals.resolve_alias(name)
+    except InvalidCalendarName:
+        raise _unknown_calendar(name) from None
+    if canonical == name:
+        return _make_grid(name)
+    base = _grids.get(canonical)
+    if base is None:
+        try:
+            base = _make_grid(canonical)
+        except CalendarError as exc:
+            base = exc
+        _grids[canonical] = base
+    if isinstance(base, CalendarError):
+        raise CalendarError(*base.args)
+    # the same arrays under the alias's name (used in messages)
+    return dataclasses.replace(base, name=name)
+
+
 def _grid(calendar: str) -> _Grid:
     """The cached session grid of the exchange calendar ``calendar``."""
     entry = _grids.get(calendar)
@@ -229,7 +303,7 @@ def _grid(calendar: str) -> _Grid:
             entry = _grids.get(calendar)
             if entry is None:
                 try:
-                    entry = _make_grid(calendar)
+                    entry = _load_grid(calendar)
                 except CalendarError as exc:
                     entry = exc
                 _grids[calendar] = entry
@@ -294,6 +368,308 @@ def _session_index(values: pd.DatetimeIndex) -> pd.DatetimeIndex:
 
 
 # --------------------------------------------------------------------------- #
+# Which calendar an instrument trades on
+# --------------------------------------------------------------------------- #
+
+#: Yahoo Finance symbol suffixes (upper case, with the dot) and the
+#: exchange_calendars code of the market they denote. Every code here builds
+#: with the installed exchange_calendars (a test builds each one). Where the
+#: market has no calendar of its own, a market with the same holidays and
+#: (close to) the same hours stands in:
+#:
+#: * ``.SZ`` Shenzhen -> XSHG (Shanghai: same holidays and hours);
+#: * ``.NS`` National Stock Exchange of India -> XBOM (BSE: same holidays and hours);
+#: * ``.V`` TSX Venture, ``.CN`` Canadian Securities Exchange, ``.NE`` Cboe
+#:   Canada -> XTSE (Toronto);
+#: * ``.KQ`` KOSDAQ -> XKRX; ``.TWO`` Taipei Exchange -> XTAI;
+#:   ``.IL`` London International Order Book -> XLON;
+#: * ``.BE`` Berlin, ``.BM`` Bremen, ``.HA`` Hanover, ``.MU`` Munich -> XFRA
+#:   (German holidays; their longer floor hours are not modelled, so evening
+#:   news there counts as after hours).
+#:
+#: ``.AT`` Athens (ASEX) and ``.RO`` Bucharest (XBSE) are left out: their
+#: calendars fail to build with the installed exchange_calendars and pandas
+#: (Orthodox Easter). ``.TA`` Tel Aviv (XTAE) only covers sessions from
+#: 2026-01-05.
+SUFFIX_CALENDARS: Mapping[str, str] = MappingProxyType(
+    {
+        # Americas
+        ".TO": "XTSE",  # Toronto Stock Exchange
+        ".V": "XTSE",  # TSX Venture
+        ".CN": "XTSE",  # Canadian Securities Exchange
+        ".NE": "XTSE",  # Cboe Canada (NEO)
+        ".SA": "BVMF",  # B3, Sao Paulo
+        ".MX": "XMEX",  # Bolsa Mexicana
+        ".BA": "XBUE",  # Buenos Aires
+        ".SN": "XSGO",  # Santiago
+        # Europe
+        ".L": "XLON",  # London Stock Exchange
+        ".IL": "XLON",  # London International Order Book
+        ".DE": "XETR",  # Xetra
+        ".F": "XFRA",  # Frankfurt floor
+        ".BE": "XFRA",  # Berlin
+        ".BM": "XFRA",  # Bremen
+        ".HA": "XFRA",  # Hanover
+        ".MU": "XFRA",  # Munich
+        ".DU": "XDUS",  # Dusseldorf
+        ".HM": "XHAM",  # Hamburg
+        ".SG": "XSTU",  # Stuttgart
+        ".PA": "XPAR",  # Euronext Paris
+        ".AS": "XAMS",  # Euronext Amsterdam
+        ".BR": "XBRU",  # Euronext Brussels
+        ".LS": "XLIS",  # Euronext Lisbon
+        ".IR": "XDUB",  # Euronext Dublin
+        ".MI": "XMIL",  # Borsa Italiana
+        ".MC": "XMAD",  # Bolsa de Madrid
+        ".SW": "XSWX",  # SIX Swiss Exchange
+        ".VI": "XWBO",  # Wiener Borse
+        ".CO": "XCSE",  # Nasdaq Copenhagen
+        ".ST": "XSTO",  # Nasdaq Stockholm
+        ".OL": "XOSL",  # Oslo Bors
+        ".HE": "XHEL",  # Nasdaq Helsinki
+        ".IC": "XICE",  # Nasdaq Iceland
+        ".TL": "XTAL",  # Nasdaq Tallinn
+        ".RG": "XRIS",  # Nasdaq Riga
+        ".VS": "XLIT",  # Nasdaq Vilnius
+        ".WA": "XWAR",  # Warsaw
+        ".PR": "XPRA",  # Prague
+        ".BD": "XBUD",  # Budapest
+        ".IS": "XIST",  # Borsa Istanbul
+        ".ME": "XMOS",  # Moscow
+        # Middle East and Africa
+        ".TA": "XTAE",  # Tel Aviv (sessions from 2026-01-05 only)
+        ".SR": "XSAU",  # Saudi Exchange (sessions from 2021 only)
+        ".JO": "XJSE",  # Johannesburg
+        # Asia-Pacific
+        ".HK": "XHKG",  # Hong Kong
+        ".T": "XTKS",  # Tokyo
+        ".KS": "XKRX",  # Korea Exchange (KOSPI)
+        ".KQ": "XKRX",  # KOSDAQ
+        ".SS": "XSHG",  # Shanghai
+        ".SZ": "XSHG",  # Shenzhen
+        ".TW": "XTAI",  # Taiwan Stock Exchange
+        ".TWO": "XTAI",  # Taipei Exchange (OTC)
+        ".AX": "XASX",  # ASX
+        ".NZ": "XNZE",  # NZX
+        ".SI": "XSES",  # Singapore
+        ".JK": "XIDX",  # Indonesia
+        ".BO": "XBOM",  # BSE
+        ".NS": "XBOM",  # National Stock Exchange of India
+        ".BK": "XBKK",  # Stock Exchange of Thailand
+        ".KL": "XKLS",  # Bursa Malaysia
+    }
+)
+
+#: Yahoo suffixes whose market's calendar exists in exchange_calendars but does
+#: not build with the installed versions: named in the error for them.
+_UNBUILDABLE_SUFFIXES: Mapping[str, str] = MappingProxyType(
+    {".AT": "ASEX (Athens)", ".RO": "XBSE (Bucharest)"}
+)
+
+#: Calendar of Yahoo futures symbols (``GC=F``, ``CL=F``, ``ES=F``): CME Globex
+#: (exchange_calendars ``CMES``, alias ``CME``), sessions from 17:00 Chicago
+#: time the evening before to 17:00 Chicago time, with CME holidays and early
+#: closes. ICE US softs (``KC=F``, ``SB=F``, ``CC=F``) are approximated by it.
+FUTURES_CALENDAR = "CMES"
+
+#: Calendars of well-known Yahoo index symbols (``^GSPC``). Other ``^`` symbols
+#: need their exchange.
+INDEX_CALENDARS: Mapping[str, str] = MappingProxyType(
+    {
+        "^GSPC": "XNYS",
+        "^SPX": "XNYS",
+        "^DJI": "XNYS",
+        "^NYA": "XNYS",
+        "^RUT": "XNYS",
+        "^VIX": "XNYS",
+        "^IXIC": "XNAS",
+        "^NDX": "XNAS",
+        "^GSPTSE": "XTSE",
+        "^BVSP": "BVMF",
+        "^MXX": "XMEX",
+        "^FTSE": "XLON",
+        "^FTMC": "XLON",
+        "^GDAXI": "XETR",
+        "^FCHI": "XPAR",
+        "^AEX": "XAMS",
+        "^IBEX": "XMAD",
+        "^SSMI": "XSWX",
+        "^N225": "XTKS",
+        "^HSI": "XHKG",
+        "^KS11": "XKRX",
+        "^TWII": "XTAI",
+        "^AXJO": "XASX",
+        "^STI": "XSES",
+        "^JKSE": "XIDX",
+        "^BSESN": "XBOM",
+        "^NSEI": "XBOM",
+    }
+)
+
+#: Quote currencies of Yahoo crypto pairs (``BTC-USD``, ``ETH-EUR``, ``SOL-USDT``).
+_CRYPTO_QUOTES = frozenset(
+    {
+        "USD", "USDT", "USDC", "EUR", "GBP", "JPY", "CAD", "AUD", "CHF", "CNY",
+        "KRW", "INR", "BRL", "BTC", "ETH",
+    }
+)  # fmt: skip
+_CRYPTO_PAIR = re.compile(r"^[A-Z0-9]+-([A-Z]+)$")
+
+#: Normalised exchange names (lower case, letters and digits only) of US
+#: markets: SEC names (``Nasdaq``, ``NYSE``, ``CBOE``, ``OTC``), Yahoo's full
+#: names (``NasdaqGS``, ``NYSEArca``, ``NYSE American``, ``Cboe BZX``) and
+#: Yahoo's codes (``NMS``, ``NYQ``, ``PCX``, ``ASE``, ``BTS``, ``PNK``).
+_NASDAQ_PREFIXES = ("nasdaq",)
+_NASDAQ_CODES = frozenset({"nms", "ngm", "ncm", "nas", "nsq", "xnas"})
+_NYSE_PREFIXES = ("nyse", "cboe", "bats", "otc", "pink", "amex", "arca", "iex")
+_NYSE_CODES = frozenset(
+    {"nyq", "nys", "pcx", "ase", "bts", "bzx", "pnk", "cbo", "xnys", "xase", "arcx", "us"}
+)
+#: Exchange names that mean a market trading around the clock: Yahoo's crypto
+#: (``CCC``) and currency (``CCY``) pseudo-exchanges.
+_AROUND_THE_CLOCK = frozenset({"ccc", "ccy", "crypto", "cryptocurrency", "fx", "forex"})
+
+
+def _normalised_exchange(exchange: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", exchange.lower())
+
+
+def _exchange_calendar(exchange: str) -> str | None:
+    """The calendar of a listing exchange by name, or None if it is not known."""
+    key = _normalised_exchange(exchange)
+    if key.startswith(_NASDAQ_PREFIXES) or key in _NASDAQ_CODES:
+        return "XNAS"
+    if key.startswith(_NYSE_PREFIXES) or key in _NYSE_CODES:
+        return "XNYS"
+    if key in _AROUND_THE_CLOCK:
+        return CALENDAR_24_7
+    code = exchange.strip().upper()
+    if code == CALENDAR_24_7:
+        return CALENDAR_24_7
+    try:
+        return xcals.resolve_alias(code)  # an exchange_calendars code or alias: LSE, TSX, XLON
+    except InvalidCalendarName:
+        return None
+
+
+def _unknown_exchange(exchange: str, symbol: str) -> CalendarError:
+    return CalendarError(
+        f"unknown exchange {exchange!r} for symbol {symbol!r}: no trading calendar is"
+        " known for it. Give a US exchange (Nasdaq, NYSE, NYSE Arca, NYSE American, Cboe,"
+        " OTC), an exchange_calendars code (XLON, XTKS...), or the symbol's Yahoo suffix"
+        " (.L, .T...)"
+    )
+
+
+def _is_crypto_pair(symbol: str) -> bool:
+    match = _CRYPTO_PAIR.match(symbol)
+    return match is not None and match.group(1) in _CRYPTO_QUOTES
+
+
+def calendar_for(
+    symbol: str, *, exchange: str | None = None, asset_class: str | None = None
+) -> str:
+    """The trading calendar of an instrument, from its Yahoo symbol and listing.
+
+    Parameters
+    ----------
+    symbol : str
+        The Yahoo Finance symbol (``AAPL``, ``BRK-B``, ``SHOP.TO``, ``7203.T``,
+        ``BTC-USD``, ``EURUSD=X``, ``GC=F``, ``^GSPC``).
+    exchange : str, optional
+        The listing exchange as a data source names it: SEC names (``Nasdaq``,
+        ``NYSE``, ``CBOE``, ``OTC``), Yahoo names or codes (``NasdaqGS``,
+        ``NYSE Arca``, ``NMS``, ``NYQ``), or an exchange_calendars code or alias
+        (``XLON``, ``LSE``, ``TSX``).
+    asset_class : str, optional
+        ``"crypto"`` for crypto assets (any case; an :class:`AssetClass` works).
+
+    Returns
+    -------
+    str
+        An exchange_calendars code or :data:`~monitor.models.CALENDAR_24_7`,
+        decided in this order:
+
+        1. ``"24/7"`` for crypto (``asset_class="crypto"``, Yahoo's ``CCC``
+           exchange, or, without an exchange, a pair such as ``BTC-USD`` whose
+           quote is a currency) and for FX (``EURUSD=X``).
+        2. :data:`FUTURES_CALENDAR` (CME Globex) for futures (``GC=F``).
+        3. Indices (``^GSPC``): :data:`INDEX_CALENDARS`, else the exchange's.
+        4. A Yahoo suffix (``.L``, ``.TO``...): :data:`SUFFIX_CALENDARS`. An
+           unknown suffix falls back to the exchange, if one is given and known
+           (a US class share written ``BRK.B``).
+        5. No suffix: the exchange's calendar (``Nasdaq`` -> ``XNAS``; NYSE,
+           NYSE Arca, NYSE American, Cboe, BATS, OTC -> ``XNYS``); no exchange
+           -> ``XNYS``.
+
+    Raises
+    ------
+    CalendarError
+        For an unknown suffix (or index) without a known exchange, an unknown
+        exchange, or an empty symbol. The message names the symbol and what
+        was not recognised.
+
+    Examples
+    --------
+    >>> calendar_for("AAPL", exchange="Nasdaq"), calendar_for("SHOP.TO"), calendar_for("BTC-USD")
+    ('XNAS', 'XTSE', '24/7')
+    """
+    raw = symbol.strip()
+    sym = raw.upper()
+    if not sym:
+        raise CalendarError("an instrument without a symbol has no trading calendar")
+    given = exchange.strip() if exchange is not None and exchange.strip() else None
+    listed = _exchange_calendar(given) if given is not None else None
+
+    if asset_class is not None and str(asset_class).strip().lower() == "crypto":
+        return CALENDAR_24_7
+    if sym.endswith("=X"):
+        return CALENDAR_24_7
+    if given is None and _is_crypto_pair(sym):
+        return CALENDAR_24_7
+    if sym.endswith("=F"):
+        return FUTURES_CALENDAR
+    if listed == CALENDAR_24_7:
+        return CALENDAR_24_7
+
+    if sym.startswith("^"):
+        if sym in INDEX_CALENDARS:
+            return INDEX_CALENDARS[sym]
+        if given is None:
+            raise CalendarError(
+                f"no trading calendar is known for the index {raw!r}: give its exchange,"
+                f" or set its calendar (known indices: {', '.join(INDEX_CALENDARS)})"
+            )
+        if listed is None:
+            raise _unknown_exchange(given, raw)
+        return listed
+
+    if "." in sym:
+        suffix = sym[sym.rindex(".") :]
+        if suffix in SUFFIX_CALENDARS:
+            return SUFFIX_CALENDARS[suffix]
+        if listed is not None:
+            return listed  # a dotted class share (BRK.B) on a known exchange
+        if suffix in _UNBUILDABLE_SUFFIXES:
+            raise CalendarError(
+                f"symbol {raw!r} has the Yahoo suffix {suffix!r}, whose calendar"
+                f" {_UNBUILDABLE_SUFFIXES[suffix]} the installed exchange_calendars cannot"
+                " build; set the instrument's calendar to another exchange_calendars code"
+            )
+        raise CalendarError(
+            f"unknown Yahoo suffix {suffix!r} in symbol {raw!r}: no trading calendar is"
+            f" known for it. Known suffixes: {', '.join(sorted(SUFFIX_CALENDARS))}; or"
+            " set the instrument's calendar (an exchange_calendars code) explicitly"
+        )
+
+    if given is None:
+        return "XNYS"
+    if listed is None:
+        raise _unknown_exchange(given, raw)
+    return listed
+
+
+# --------------------------------------------------------------------------- #
 # Public API
 # --------------------------------------------------------------------------- #
 
@@ -327,7 +703,15 @@ def event_time(published_at: datetime, calendar: str, *, date_only: bool = False
           the exchange's time zone: ``PRE_MARKET`` if that date is the chosen
           session, ``AFTER_HOURS`` if it is an earlier session (whose close
           has passed), ``NON_TRADING_DAY`` if it is no session (weekend,
-          holiday). Early closes and daylight saving follow the calendar.
+          holiday). Early closes and daylight saving follow the calendar:
+          the comparison is between UTC instants, so a time on either side
+          of a clock change is placed by the offset in force at that instant.
+        * Lunch breaks (XTKS 11:30-12:30, XHKG 12:00-13:00 local) are part
+          of the session: news during the break moves the same session's
+          afternoon and its daily bar, so it is ``REGULAR`` on that session.
+        * Calendars whose sessions open the evening before (CME Globex,
+          ``CMES``) are ``REGULAR`` from that evening open; the session is
+          then the next local date.
 
     Raises
     ------
@@ -354,14 +738,14 @@ def event_time(published_at: datetime, calendar: str, *, date_only: bool = False
     if date_only:
         day = utc.date()
         _check_covered(grid, day, "publication date")
-        pos = int(grid.sessions.searchsorted(pd.Timestamp(day), side="left"))
-        if pos == len(grid.sessions):
+        pos = bisect.bisect_left(grid.session_days, day)  # first session >= day
+        if pos == len(grid.session_days):
             raise CalendarError(
                 f"no {grid.name} session on or after {day} within the calendar's range"
                 f" (it ends {grid.end})"
             )
         return EventTime(
-            session=grid.sessions[pos].date(), timing=Timing.DATE_ONLY, calendar=calendar
+            session=grid.session_days[pos], timing=Timing.DATE_ONLY, calendar=calendar
         )
 
     moment = (utc - _EPOCH) // _ONE_MICROSECOND

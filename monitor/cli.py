@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from rich.console import Console
@@ -42,6 +42,8 @@ examples:
   monitor import news a.jsonl   import articles from a JSON Lines file
   monitor tag --input a.jsonl   tag a file of articles, write JSON Lines (nothing stored)
   monitor universe GEO          what the tagger knows about a symbol
+  monitor prices fetch CXW --start 2025-01-02   fetch prices into the store
+  monitor prices show CXW       the bars the store holds
   monitor db upgrade            create or migrate the database schema
 """
 
@@ -128,6 +130,40 @@ def build_parser() -> argparse.ArgumentParser:
     uni.add_argument("--limit", type=int, default=20, help="most instruments listed for a name search")
     uni.add_argument("--json", action="store_true", help="print as JSON")
     uni.set_defaults(func=cmd_universe)
+
+    prices = sub.add_parser(
+        "prices", help="fetch prices into the store, show what it holds",
+        description="Prices are cached in the store: a range already held is never asked again, bars of a "
+        "session still open are refreshed, and a new split or dividend makes the adjusted history come again.",
+    )
+    prsub = prices.add_subparsers(dest="prices_command", metavar="ACTION", required=True)
+    pf = prsub.add_parser(
+        "fetch", help="fetch bars of symbols into the store",
+        description="Fetch bars from the configured price source (price_source: snapshot or yahoo) into the "
+        "store, with a progress bar. Intraday intervals reach back as far as Yahoo keeps them (1m: 30 days, "
+        "7 per request; 2m-90m: 60 days; 60m: 730 days); older ranges fall back to the next coarser interval "
+        "and say so.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  monitor prices fetch CXW GEO SPY --start 2025-01-02 --end 2025-02-28\n"
+        "  monitor prices fetch CXW --start 2025-02-03 --end 2025-02-07 --interval 5m",
+    )
+    pf.add_argument("symbols", nargs="+", metavar="SYMBOL", help="Yahoo symbols (CXW, BTC-USD, OCDO.L)")
+    pf.add_argument("--start", required=True, type=_date_arg, help="first session, YYYY-MM-DD")
+    pf.add_argument("--end", type=_date_arg, help="last session, YYYY-MM-DD (default: today)")
+    pf.add_argument("--interval", default="1d", help="1d (default), 1m, 2m, 5m, 15m, 30m, 60m or 90m")
+    pf.add_argument("--json", action="store_true", help="print each symbol's outcome as JSON")
+    pf.set_defaults(func=cmd_prices_fetch)
+    ps = prsub.add_parser(
+        "show", help="show the bars the store holds for a symbol",
+        description="The bars held for a symbol: time (UTC, and the session), OHLCV, whether final, the "
+        "source and data-quality flags (duplicate, nan, split_move); then the corporate actions held.",
+    )
+    ps.add_argument("symbol", metavar="SYMBOL")
+    ps.add_argument("--start", type=_date_arg, help="first session (default: 30 sessions before the last held)")
+    ps.add_argument("--end", type=_date_arg, help="last session (default: the last held)")
+    ps.add_argument("--interval", default="1d", help="1d (default) or an intraday interval")
+    ps.add_argument("--json", action="store_true", help="print as JSON")
+    ps.set_defaults(func=cmd_prices_show)
 
     db = sub.add_parser("db", help="database schema: upgrade, current revision",
                         description="Manage the store's schema (Alembic migrations).")
@@ -359,6 +395,155 @@ def cmd_universe(args: argparse.Namespace, out: Console) -> int:
         table.add_row(row["symbol"], row["name"], row["asset_class"], row["exchange"] or "—")
     out.print(table)
     return 0
+
+
+def _date_arg(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
+
+
+def _calendar_of(universe: Any, symbol: str) -> tuple[str, str]:
+    """(symbol as the universe spells it, its calendar): the universe's, else from the symbol's suffix."""
+    from monitor import calendars
+
+    instrument = universe.get(symbol)
+    if instrument is not None:
+        return instrument.symbol, instrument.calendar
+    symbol = symbol.strip().upper()
+    return symbol, calendars.calendar_for(symbol)
+
+
+def cmd_prices_fetch(args: argparse.Namespace, out: Console) -> int:
+    from datetime import timezone
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from monitor.config import load_settings
+    from monitor.prices import INTERVALS
+    from monitor.store.db import open_store
+
+    if args.interval not in INTERVALS:
+        raise MonitorError(f"unknown interval {args.interval!r}; use one of {', '.join(INTERVALS)}")
+    now = datetime.now(timezone.utc)
+    end = args.end or now.date()
+    if args.start > end:
+        raise MonitorError(f"--start {args.start} is after --end {end}")
+    settings = load_settings()
+    engine = open_store(settings.database_url)
+    from monitor.errors import CalendarError, NoPriceDataError, PriceSourceUnavailableError, RateLimitedError
+    from monitor.pipeline import make_price_source
+    from monitor.prices.cache import ensure_bars
+
+    from monitor.pipeline import make_universe
+
+    source = make_price_source(settings)
+    universe = make_universe(settings)
+    outcomes = []
+    err = Console(stderr=True)
+    progress = Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, disable=args.json or not err.is_terminal,
+    )
+    try:
+        with progress:
+            task = progress.add_task("fetching", total=len(args.symbols))
+            for given in args.symbols:
+                outcome: dict[str, Any] = {"symbol": given.strip().upper(), "calendar": None,
+                                           "interval": args.interval}
+                try:
+                    symbol, calendar = _calendar_of(universe, given)
+                    outcome.update(symbol=symbol, calendar=calendar)
+                    progress.update(task, description=f"fetching {symbol}")
+                    with engine.begin() as conn:
+                        rep = ensure_bars(conn, source, symbol, calendar, args.start, end, now, interval=args.interval)
+                    outcome.update(status=str(rep.status), served=rep.served, written=rep.written,
+                                   requests=len(rep.requests), refetched=rep.refetched, reason=rep.reason)
+                except (NoPriceDataError, RateLimitedError, CalendarError) as exc:
+                    outcome.update(status="error", error=str(exc))
+                progress.advance(task)
+                outcomes.append(outcome)
+    except PriceSourceUnavailableError:
+        engine.dispose()
+        raise
+    engine.dispose()
+    if args.json:
+        out.print_json(json.dumps(outcomes, default=_json_default))
+    else:
+        table = Table(title=f"Prices fetched from {source.name}", title_justify="left", header_style="bold",
+                      box=None, pad_edge=False)
+        for name in ("Symbol", "Calendar", "Interval", "Status", "Bars written", "Requests", "Note"):
+            table.add_column(name, overflow="fold")
+        for o in outcomes:
+            served = ",".join(o.get("served") or [])
+            note = o.get("error") or o.get("reason") or ""
+            if o.get("refetched"):
+                note = ("new split or dividend: adjusted history fetched again. " + note).strip()
+            interval = o["interval"] if not served or served == o["interval"] else f"{o['interval']} -> {served}"
+            table.add_row(o["symbol"], o["calendar"] or "—", interval, o["status"], str(o.get("written", 0)),
+                          str(o.get("requests", 0)), note)
+        out.print(table)
+    return 1 if any(o["status"] == "error" for o in outcomes) else 0
+
+
+def cmd_prices_show(args: argparse.Namespace, out: Console) -> int:
+    from monitor.config import load_settings
+    from monitor.store import repo
+    from monitor.store.db import open_store
+
+    settings = load_settings()
+    engine = open_store(settings.database_url)
+    symbol = args.symbol.strip().upper()
+    with engine.connect() as conn:
+        span = repo.held_span(conn, symbol, args.interval)
+        if span is None:
+            engine.dispose()
+            raise MonitorError(
+                f"the store holds no {args.interval} bars of {symbol}; "
+                f"fetch them with `monitor prices fetch {symbol} --start YYYY-MM-DD`"
+            )
+        end = args.end or span[1]
+        start = args.start or max(span[0], end - timedelta(days=45))
+        bars = repo.load_bars(conn, symbol, args.interval, start, end)
+        actions = repo.load_actions(conn, symbol)
+    engine.dispose()
+    if args.json:
+        payload = {
+            "symbol": symbol, "interval": args.interval,
+            "bars": [
+                {"ts": r.ts.isoformat(), "session": r.session.date().isoformat(), "open": r.open, "high": r.high,
+                 "low": r.low, "close": r.close, "volume": r.volume, "adjusted": bool(r.adjusted),
+                 "final": bool(r.final), "source": r.source, "flags": r.flags.split()}
+                for r in bars.itertuples()
+            ],
+            "actions": [
+                {"session": r.session.date().isoformat(), "kind": r.kind, "value": r.value}
+                for r in actions.itertuples()
+            ],
+        }
+        out.print_json(json.dumps(payload, default=_json_default))
+        return 0
+    table = Table(title=f"{symbol} {args.interval} bars held, {start} .. {end} (prices adjusted for splits and "
+                  "dividends)", title_justify="left", header_style="bold", box=None, pad_edge=False)
+    for name in ("Time (UTC)", "Session", "Open", "High", "Low", "Close", "Volume", "Final", "Source", "Flags"):
+        table.add_column(name, justify="right" if name in ("Open", "High", "Low", "Close", "Volume") else "left")
+    for r in bars.itertuples():
+        table.add_row(
+            r.ts.strftime("%Y-%m-%d %H:%M"), r.session.date().isoformat(), _price(r.open), _price(r.high),
+            _price(r.low), _price(r.close), "—" if r.volume != r.volume else f"{r.volume:,.0f}",
+            "yes" if r.final else "no", r.source, r.flags or "",
+        )
+    out.print(table)
+    if not actions.empty:
+        out.print("actions: " + ", ".join(
+            f"{r.session.date()} {r.kind} {r.value:g}" for r in actions.itertuples()
+        ), highlight=False)
+    return 0
+
+
+def _price(value: float | None) -> str:
+    return "—" if value is None or value != value else f"{value:,.4f}".rstrip("0").rstrip(".")
 
 
 def _stamp(value: datetime | None) -> str:

@@ -50,6 +50,12 @@ class RateLimitedError(PriceError):
     """The price source refused the request for too many requests; nothing was written."""
 
 
+class PriceSourceUnavailableError(PriceError):
+    """The price source cannot be reached at all (no network, DNS, refused): a pass stops, nothing is written."""
+
+    exit_code = 4
+
+
 class DataValidationError(MonitorError):
     """A frame crossing a stage boundary does not follow its documented contract."""
 

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from monitor import calendars, impact
 from monitor.config import Settings
-from monitor.errors import MaxLossExceededError, MonitorError, PriceError
+from monitor.errors import MaxLossExceededError, MonitorError, PriceError, PriceSourceUnavailableError
 from monitor.models import Article, Event, EventReturn, EventTime, Instrument, TickerTag
 from monitor.news import NewsSource, SourceBatch
 from monitor.news.dedup import StoryIndex, canonical_url, simhashes
@@ -386,6 +386,8 @@ class Pipeline:
                 written += ensure_daily_bars(
                     conn, self.price_source, instrument.benchmark, bench.calendar if bench else cal, start, end, now
                 )
+        except PriceSourceUnavailableError:
+            raise  # the source cannot be reached at all: stop the pass rather than mark every event
         except PriceError as exc:
             log.warning("%s: no prices (%s); its events are measured again on the next pass", instrument.symbol, exc)
             report.problems.append(f"{instrument.symbol}: {exc}")

@@ -20,6 +20,10 @@ from hypothesis import strategies as st
 
 from monitor import calendars
 from monitor.calendars import (
+    FUTURES_CALENDAR,
+    INDEX_CALENDARS,
+    SUFFIX_CALENDARS,
+    calendar_for,
     calendar_tz,
     event_time,
     is_session,
@@ -30,12 +34,14 @@ from monitor.calendars import (
     sessions_window,
 )
 from monitor.errors import CalendarError
-from monitor.models import CALENDAR_24_7, EventTime, Timing
+from monitor.models import CALENDAR_24_7, AssetClass, EventTime, Timing
 
 UTC = timezone.utc
 NY = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")
 TOKYO = ZoneInfo("Asia/Tokyo")
+TORONTO = ZoneInfo("America/Toronto")
+CHICAGO = ZoneInfo("America/Chicago")
 
 D = date.fromisoformat
 
@@ -135,6 +141,49 @@ HAND_PICKED = [
     ("24/7 first second of the next UTC day", utc(2025, 2, 5, 0, 0, 0), CALENDAR_24_7, False, "2025-02-05", CONT),
     ("24/7 NY evening is the next UTC day", ny(2025, 2, 4, 20, 0), CALENDAR_24_7, False, "2025-02-05", CONT),
     ("24/7 Saturday", utc(2025, 2, 8, 12, 0), CALENDAR_24_7, False, "2025-02-08", CONT),
+    # The issue's table.
+    ("Friday 16:05 NY -> Monday", ny(2025, 2, 7, 16, 5), "XNYS", False, "2025-02-10", AFTER),
+    ("09:29 NY is pre-market the same day", ny(2025, 2, 4, 9, 29), "XNYS", False, "2025-02-04", PRE),
+    ("2025-07-04 holiday -> 2025-07-07", ny(2025, 7, 4, 9, 0), "XNYS", False, "2025-07-07", CLOSED),
+    ("Saturday 14:00 UTC on 24/7 is Saturday", utc(2025, 2, 8, 14, 0), CALENDAR_24_7, False, "2025-02-08", CONT),
+    ("Saturday 14:00 UTC on XNYS is Monday", utc(2025, 2, 8, 14, 0), "XNYS", False, "2025-02-10", CLOSED),
+    ("09:29 EDT after spring-forward (13:29 UTC)", ny(2025, 3, 10, 9, 29), "XNYS", False, "2025-03-10", PRE),
+    ("09:29 EST before spring-forward (14:29 UTC)", ny(2025, 3, 7, 9, 29), "XNYS", False, "2025-03-07", PRE),
+    ("13:45 UTC Friday before spring-forward is 08:45 EST", utc(2025, 3, 7, 13, 45), "XNYS", False, "2025-03-07", PRE),
+    ("Friday before fall-back: 13:30 UTC is 09:30 EDT", utc(2025, 10, 31, 13, 30), "XNYS", False, "2025-10-31", REG),
+    ("Monday after fall-back: 13:30 UTC is 08:30 EST", utc(2025, 11, 3, 13, 30), "XNYS", False, "2025-11-03", PRE),
+    ("Monday after fall-back: 14:30 UTC is 09:30 EST", utc(2025, 11, 3, 14, 30), "XNYS", False, "2025-11-03", REG),
+    ("the repeated hour of fall-back night (01:30 EST)", datetime(2025, 11, 2, 1, 30, fold=1, tzinfo=NY), "XNYS", False, "2025-11-03", CLOSED),
+    ("early close 2024-11-29: 13:05 is after hours", ny(2024, 11, 29, 13, 5), "XNYS", False, "2024-12-02", AFTER),
+    ("XNAS follows the NYSE grid", ny(2025, 2, 4, 10, 0), "XNAS", False, "2025-02-04", REG),
+    ("XNAS after the close", ny(2025, 2, 7, 16, 5), "XNAS", False, "2025-02-10", AFTER),
+    # London: 16:31 is after the 16:30 close; the clocks went back on 2025-10-26.
+    ("XLON 16:31 GMT -> next session", datetime(2025, 3, 28, 16, 31, tzinfo=LONDON), "XLON", False, "2025-03-31", AFTER),
+    ("XLON 16:31 BST -> next session", datetime(2025, 3, 31, 16, 31, tzinfo=LONDON), "XLON", False, "2025-04-01", AFTER),
+    ("XLON 07:30 UTC is 08:30 BST (regular)", utc(2025, 10, 24, 7, 30), "XLON", False, "2025-10-24", REG),
+    ("XLON 07:59 UTC is 07:59 GMT (pre-market)", utc(2025, 10, 27, 7, 59), "XLON", False, "2025-10-27", PRE),
+    # Tokyo: 09:00-15:30 (15:00 until 2024-11-04), lunch break 11:30-12:30.
+    ("XTKS 08:59 pre-market", datetime(2025, 2, 4, 8, 59, tzinfo=TOKYO), "XTKS", False, "2025-02-04", PRE),
+    ("XTKS 09:00 open", datetime(2025, 2, 4, 9, 0, tzinfo=TOKYO), "XTKS", False, "2025-02-04", REG),
+    ("XTKS 12:00 lunch break is regular, same session", datetime(2025, 2, 4, 12, 0, tzinfo=TOKYO), "XTKS", False, "2025-02-04", REG),
+    ("XTKS 15:29 before the 15:30 close", datetime(2025, 2, 4, 15, 29, tzinfo=TOKYO), "XTKS", False, "2025-02-04", REG),
+    ("XTKS 15:31 -> next session", datetime(2025, 2, 4, 15, 31, tzinfo=TOKYO), "XTKS", False, "2025-02-05", AFTER),
+    ("XTKS 15:10 was after the old 15:00 close", datetime(2024, 11, 1, 15, 10, tzinfo=TOKYO), "XTKS", False, "2024-11-05", AFTER),
+    ("XTKS 15:10 is before the new 15:30 close", datetime(2024, 11, 5, 15, 10, tzinfo=TOKYO), "XTKS", False, "2024-11-05", REG),
+    ("XTKS New Year holiday", datetime(2025, 1, 3, 10, 0, tzinfo=TOKYO), "XTKS", False, "2025-01-06", CLOSED),
+    ("XTKS date-only New Year holiday", utc(2025, 1, 2), "XTKS", True, "2025-01-06", DATE_ONLY),
+    ("XHKG 12:30 lunch break is regular", datetime(2025, 2, 4, 12, 30, tzinfo=ZoneInfo("Asia/Hong_Kong")), "XHKG", False, "2025-02-04", REG),
+    # Toronto: 09:30-16:00 Eastern; Canada Day is a holiday, US Independence Day is not.
+    ("XTSE 09:29 EDT pre-market", datetime(2025, 3, 10, 9, 29, tzinfo=TORONTO), "XTSE", False, "2025-03-10", PRE),
+    ("XTSE Canada Day", datetime(2025, 7, 1, 10, 0, tzinfo=TORONTO), "XTSE", False, "2025-07-02", CLOSED),
+    ("XTSE evening before Canada Day", datetime(2025, 6, 30, 16, 1, tzinfo=TORONTO), "XTSE", False, "2025-07-02", AFTER),
+    ("XTSE trades on July 4th", datetime(2025, 7, 4, 10, 0, tzinfo=TORONTO), "XTSE", False, "2025-07-04", REG),
+    # CME Globex (futures): sessions open at 17:00 Chicago the evening before.
+    ("CMES Sunday 17:00 CT opens Monday", datetime(2025, 2, 9, 17, 0, tzinfo=CHICAGO), "CMES", False, "2025-02-10", REG),
+    ("CMES Sunday 16:00 CT", datetime(2025, 2, 9, 16, 0, tzinfo=CHICAGO), "CMES", False, "2025-02-10", CLOSED),
+    ("CMES Friday 17:30 CT -> Monday", datetime(2025, 2, 7, 17, 30, tzinfo=CHICAGO), "CMES", False, "2025-02-10", AFTER),
+    ("CMES Good Friday", datetime(2025, 4, 18, 10, 0, tzinfo=CHICAGO), "CMES", False, "2025-04-21", CLOSED),
+    ("CMES Thanksgiving after the 12:00 early close", datetime(2024, 11, 28, 12, 30, tzinfo=CHICAGO), "CMES", False, "2024-11-29", AFTER),
 ]
 
 
@@ -279,16 +328,22 @@ def test_calendar_tz() -> None:
     assert calendar_tz(CALENDAR_24_7) == ZoneInfo("UTC")
 
 
-def test_calendar_is_built_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    built: list[str] = []
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the calendars exchange_calendars is asked to build, from a fresh grid cache on."""
+    names: list[str] = []
     real_get_calendar = xcals.get_calendar
 
     def counting_get_calendar(name: str, *args: object, **kwargs: object) -> object:
-        built.append(name)
+        names.append(name)
         return real_get_calendar(name, *args, **kwargs)
 
     monkeypatch.setattr(calendars, "_grids", {})
     monkeypatch.setattr(calendars.xcals, "get_calendar", counting_get_calendar)
+    return names
+
+
+def test_calendar_is_built_once_per_process(built: list[str]) -> None:
     event_time(ny(2025, 2, 4, 10, 0), "XNYS")
     event_time(ny(2025, 2, 5, 10, 0), "XNYS")
     is_session("XNYS", D("2025-02-04"))
@@ -506,3 +561,214 @@ def test_sessions_in_range_agrees_with_is_session(start: date, span: int, calend
         if is_session(calendar, start + timedelta(days=i))
     ]
     assert as_dates(sessions_in_range(calendar, start, end)) == expected
+
+
+# --------------------------------------------------------------------------- #
+# Any instant, 2005 to 2030: the session is the local day's, or the next one
+# --------------------------------------------------------------------------- #
+
+utc_instants = st.datetimes(
+    min_value=datetime(2005, 1, 1),
+    max_value=datetime(2030, 12, 31, 23, 59, 59, 999999),
+    timezones=st.just(UTC),
+)
+ANY_CALENDAR = ["XNYS", "XNAS", "XLON", "XTKS", CALENDAR_24_7, FUTURES_CALENDAR]
+TIMINGS = {
+    CALENDAR_24_7: {CONT},
+    **{cal: {PRE, REG, AFTER, CLOSED} for cal in ANY_CALENDAR if cal != CALENDAR_24_7},
+}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instant=utc_instants, calendar=st.sampled_from(ANY_CALENDAR))
+def test_session_is_the_local_days_or_the_next_one(instant: datetime, calendar: str) -> None:
+    result = event_time(instant, calendar)
+    session = result.session
+    local_day = instant.astimezone(calendar_tz(calendar)).date()
+    # the first session strictly after the instant's local date
+    next_after = as_dates(
+        sessions_in_range(calendar, local_day + timedelta(days=1), local_day + timedelta(days=20))
+    )[0]
+    assert is_session(calendar, session)
+    assert result.timing in TIMINGS[calendar]
+    assert session >= local_day  # never before the local date's session
+    assert session <= next_after  # at most the next session
+    if not is_session(calendar, local_day):
+        assert session == next_after
+    # it is the session containing the instant or the next one to open: open
+    # or not, it has not closed, and the session before it has.
+    assert session_close(calendar, session) > instant
+    assert session_close(calendar, _previous_session(calendar, session)) <= instant
+
+
+# --------------------------------------------------------------------------- #
+# Which calendar an instrument trades on
+# --------------------------------------------------------------------------- #
+
+CALENDAR_FOR = [
+    # (symbol, exchange, asset_class, calendar)
+    # US listings: Nasdaq in any spelling -> XNAS; every other US market, or none -> XNYS
+    ("AAPL", "Nasdaq", None, "XNAS"),
+    ("MSFT", "NasdaqGS", None, "XNAS"),
+    ("ABCD", "NASDAQ Capital Market", None, "XNAS"),
+    ("NVDA", "NMS", None, "XNAS"),
+    ("ABCD", "nasdaq", None, "XNAS"),
+    ("JPM", "NYSE", None, "XNYS"),
+    ("SPY", "NYSE Arca", None, "XNYS"),
+    ("IMO", "NYSE American", None, "XNYS"),
+    ("ABCD", "NYSEArca", None, "XNYS"),
+    ("ABCD", "CBOE", None, "XNYS"),
+    ("ABCD", "Cboe BZX", None, "XNYS"),
+    ("ABCD", "BATS", None, "XNYS"),
+    ("ABCD", "OTC", None, "XNYS"),
+    ("ABCD", "NYQ", None, "XNYS"),
+    ("CXW", None, None, "XNYS"),
+    ("CXW", "", None, "XNYS"),
+    ("BRK-B", None, None, "XNYS"),
+    ("BAC-PA", None, "equity", "XNYS"),  # a preferred share, not a crypto pair
+    ("BRK.B", "NYSE", None, "XNYS"),  # a dotted class share on a known exchange
+    ("SPY", None, AssetClass.ETF, "XNYS"),
+    # crypto and FX trade around the clock
+    ("BTC-USD", None, None, CALENDAR_24_7),
+    ("ETH-USD", None, None, CALENDAR_24_7),
+    ("SOL-EUR", None, None, CALENDAR_24_7),
+    ("SUI20947-USD", None, None, CALENDAR_24_7),
+    ("ETH-BTC", None, None, CALENDAR_24_7),
+    ("BTC-USD", "CCC", None, CALENDAR_24_7),
+    ("DOGE", None, "crypto", CALENDAR_24_7),
+    ("XYZ", None, AssetClass.CRYPTO, CALENDAR_24_7),
+    ("EURUSD=X", None, None, CALENDAR_24_7),
+    ("JPY=X", None, None, CALENDAR_24_7),
+    ("gbpusd=x", None, None, CALENDAR_24_7),
+    # futures and indices
+    ("GC=F", None, None, FUTURES_CALENDAR),
+    ("CL=F", None, None, FUTURES_CALENDAR),
+    ("ES=F", None, None, FUTURES_CALENDAR),
+    ("^GSPC", None, "index", "XNYS"),
+    ("^IXIC", None, None, "XNAS"),
+    ("^FTSE", None, None, "XLON"),
+    ("^N225", None, None, "XTKS"),
+    ("^XYZ", "NYSE", None, "XNYS"),
+    # Yahoo suffixes
+    ("SHOP.TO", None, None, "XTSE"),
+    ("ABC.V", None, None, "XTSE"),
+    ("VOD.L", None, None, "XLON"),
+    ("vod.l", None, None, "XLON"),
+    ("SAP.DE", None, None, "XETR"),
+    ("SAP.F", None, None, "XFRA"),
+    ("MC.PA", None, None, "XPAR"),
+    ("ASML.AS", None, None, "XAMS"),
+    ("ABI.BR", None, None, "XBRU"),
+    ("GALP.LS", None, None, "XLIS"),
+    ("ENI.MI", None, None, "XMIL"),
+    ("SAN.MC", None, None, "XMAD"),
+    ("NESN.SW", None, None, "XSWX"),
+    ("OMV.VI", None, None, "XWBO"),
+    ("NOVO-B.CO", None, None, "XCSE"),
+    ("VOLV-B.ST", None, None, "XSTO"),
+    ("EQNR.OL", None, None, "XOSL"),
+    ("NOKIA.HE", None, None, "XHEL"),
+    ("RYA.IR", None, None, "XDUB"),
+    ("0700.HK", None, None, "XHKG"),
+    ("7203.T", None, None, "XTKS"),
+    ("005930.KS", None, None, "XKRX"),
+    ("600519.SS", None, None, "XSHG"),
+    ("000001.SZ", None, None, "XSHG"),
+    ("BHP.AX", None, None, "XASX"),
+    ("FPH.NZ", None, None, "XNZE"),
+    ("D05.SI", None, None, "XSES"),
+    ("BBCA.JK", None, None, "XIDX"),
+    ("RELIANCE.BO", None, None, "XBOM"),
+    ("RELIANCE.NS", None, None, "XBOM"),
+    ("TEVA.TA", None, None, "XTAE"),
+    ("NPN.JO", None, None, "XJSE"),
+    ("PETR4.SA", None, None, "BVMF"),
+    ("WALMEX.MX", None, None, "XMEX"),
+    ("PKO.WA", None, None, "XWAR"),
+    ("THYAO.IS", None, None, "XIST"),
+    ("2330.TW", None, None, "XTAI"),
+    ("SHOP.TO", "NYSE", None, "XTSE"),  # the Yahoo suffix names the listing
+    # an exchange_calendars code or alias as the exchange
+    ("VOD", "LSE", None, "XLON"),
+    ("RY", "TSX", None, "XTSE"),
+    ("SAP", "XETR", None, "XETR"),
+]
+
+
+@pytest.mark.parametrize(
+    ("symbol", "exchange", "asset_class", "expected"),
+    [pytest.param(*row, id=f"{row[0]} {row[1] or ''} {row[2] or ''}".strip()) for row in CALENDAR_FOR],
+)
+def test_calendar_for(symbol: str, exchange: str | None, asset_class: str | None, expected: str) -> None:
+    assert calendar_for(symbol, exchange=exchange, asset_class=asset_class) == expected
+
+
+@pytest.mark.parametrize(("suffix", "code"), sorted(SUFFIX_CALENDARS.items()))
+def test_every_suffix_calendar_builds(suffix: str, code: str) -> None:
+    assert suffix.startswith(".") and suffix == suffix.upper()
+    assert calendar_for(f"ABC{suffix}") == code
+    assert xcals.resolve_alias(code) == code  # a canonical code, not an alias
+    assert isinstance(calendar_tz(code), ZoneInfo)
+    # the grid covers 2026 (XTAE starts on 2026-01-05, XSHG, XBOM, XSES end 2026-12-31)
+    last = last_closed_session(code, utc(2026, 6, 1))
+    assert is_session(code, last)
+    assert D("2026-05-01") < last < D("2026-06-01")
+
+
+@pytest.mark.parametrize("code", sorted({*INDEX_CALENDARS.values(), FUTURES_CALENDAR}))
+def test_index_and_futures_calendars_build(code: str) -> None:
+    assert is_session(code, last_closed_session(code, utc(2026, 6, 1)))
+
+
+@pytest.mark.parametrize(
+    ("symbol", "exchange", "match"),
+    [
+        pytest.param("FOO.XX", None, r"unknown Yahoo suffix '\.XX' in symbol 'FOO\.XX'", id="unknown suffix"),
+        pytest.param("BRK.B", None, r"unknown Yahoo suffix '\.B' in symbol 'BRK\.B'", id="dotted class, no exchange"),
+        pytest.param("FOO.XX", "Mars", r"unknown Yahoo suffix '\.XX'", id="unknown suffix and exchange"),
+        pytest.param("OPAP.AT", None, r"'\.AT'.*ASEX.*cannot build", id="calendar that does not build"),
+        pytest.param("SAP", "Mars", r"unknown exchange 'Mars' for symbol 'SAP'", id="unknown exchange"),
+        pytest.param("^XYZ", None, r"index '\^XYZ'", id="unknown index"),
+        pytest.param("^XYZ", "Mars", r"unknown exchange 'Mars' for symbol '\^XYZ'", id="index, unknown exchange"),
+        pytest.param("  ", None, "without a symbol", id="empty symbol"),
+    ],
+)
+def test_calendar_for_refuses_what_it_does_not_know(symbol: str, exchange: str | None, match: str) -> None:
+    with pytest.raises(CalendarError, match=match):
+        calendar_for(symbol, exchange=exchange)
+
+
+def test_unknown_suffix_error_lists_the_known_ones() -> None:
+    with pytest.raises(CalendarError) as info:
+        calendar_for("FOO.XX")
+    assert ".L" in str(info.value) and ".TO" in str(info.value)
+
+
+def test_saturday_news_moves_crypto_on_saturday_and_equities_on_monday() -> None:
+    saturday = utc(2025, 2, 8, 14, 0)
+    crypto = event_time(saturday, calendar_for("BTC-USD"))
+    equity = event_time(saturday, calendar_for("AAPL", exchange="Nasdaq"))
+    assert (crypto.session, crypto.timing) == (D("2025-02-08"), CONT)
+    assert (equity.session, equity.timing) == (D("2025-02-10"), CLOSED)
+
+
+def test_alias_shares_the_canonical_grid(built: list[str]) -> None:
+    assert event_time(ny(2025, 2, 4, 10, 0), "XNAS").calendar == "XNAS"
+    assert event_time(ny(2025, 2, 4, 10, 0), "XNYS").calendar == "XNYS"
+    assert calendar_tz("XNAS") == NY
+    assert built == ["XNYS"]
+    # messages name the calendar the caller used
+    with pytest.raises(CalendarError, match="the XNAS calendar covers"):
+        is_session("XNAS", D("1999-06-01"))
+
+
+def test_xtae_builds_from_2026() -> None:
+    # exchange_calendars cannot build XTAE before the TASE's 2026 switch to a
+    # Monday-Friday week; the grid starts there and earlier dates are refused.
+    jerusalem = ZoneInfo("Asia/Jerusalem")
+    assert event_time(datetime(2026, 3, 8, 12, 0, tzinfo=jerusalem), "XTAE") == EventTime(
+        session=D("2026-03-09"), timing=CLOSED, calendar="XTAE"
+    )  # Sunday: no longer a session
+    assert is_session("XTAE", D("2026-03-06"))  # Friday now is
+    with pytest.raises(CalendarError, match="outside the range the XTAE calendar covers"):
+        event_time(utc(2025, 6, 1, 10), "XTAE")

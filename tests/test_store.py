@@ -79,7 +79,7 @@ def _bars(close: float, final: bool) -> pd.DataFrame:
     return pd.DataFrame({
         "symbol": ["CXW"], "interval": ["1d"], "ts": [session.tz_localize("UTC")], "session": [session],
         "open": [19.69], "high": [19.8], "low": [18.65], "close": [close], "volume": [1861700.0],
-        "adjusted": [True], "final": [final], "source": ["test"],
+        "adjusted": [True], "final": [final], "source": ["test"], "flags": [""],
     })
 
 

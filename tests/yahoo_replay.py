@@ -27,14 +27,33 @@ process-wide state (its ``YfData`` singleton with the cached cookie and crumb,
 and the in-memory response cache) on entry and on exit, so nothing leaks
 between tests or into ``~/.cache``.
 
-Recordings live in ``tests/data/yahoo/*.json``, one file per symbol::
+Chart answers
+-------------
+Static daily answers live in ``tests/data/yahoo/*.json``, one file per symbol,
+generated from the seeds by :mod:`yahoo_fixtures` (``python
+tests/yahoo_fixtures.py --write``)::
 
     {"symbol": "CXW", "status": 200, "note": "...", "body": {"chart": {...}}}
 
 ``body`` is exactly what Yahoo's ``/v8/finance/chart/SYMBOL`` returns. The
 file whose symbol is ``"*"`` answers every symbol without a recording (Yahoo's
-404 "No data found, symbol may be delisted"). The server cuts a recorded body
-to the request's ``period1``/``period2`` (or ``range``), as Yahoo does.
+404 "No data found, symbol may be delisted"). Other answers are generated per
+request by :mod:`yahoo_fixtures`: intraday bars of CXW and SPY (``interval``
+1m..90m; ``includePrePost`` keeps or drops the extended-hours bars) and the
+split symbol ``SPLT`` as of :attr:`YahooReplayServer.as_of`. The server cuts
+every body to the request's ``period1``/``period2`` (or ``range``), as Yahoo
+does, and refuses what Yahoo refuses: a 1m request spanning more than 8 days
+and, when :attr:`YahooReplayServer.now` is set, intraday bars older than Yahoo
+keeps them (HTTP 422 with Yahoo's description).
+
+Test controls: :meth:`YahooReplayServer.inject` (every chart answer of a
+symbol), :meth:`YahooReplayServer.inject_sequence` (the next answers, one per
+HTTP request, then back to normal), :meth:`YahooReplayServer.set_as_of`,
+:meth:`YahooReplayServer.chart_requests` and
+:meth:`YahooReplayServer.request_counts` (per symbol and interval). Note that
+yfinance 1.7 sends any request answered with HTTP >= 400 a second time (with
+its other cookie strategy) before giving up: one failed ``history()`` call is
+two chart requests.
 
 News
 ----
@@ -63,14 +82,18 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from collections.abc import Iterator, Mapping
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
+import yahoo_fixtures
 from curl_cffi import requests as curl_requests
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "yahoo"
@@ -87,6 +110,11 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 ORIGINAL_HOST_HEADER = "X-Replay-Original-Host"
 
 _RANGE_SECONDS = {"d": 86_400, "wk": 7 * 86_400, "mo": 31 * 86_400, "y": 366 * 86_400}
+#: Yahoo's names of the same interval.
+_INTERVAL_ALIASES = {"1h": "60m"}
+#: How far back Yahoo keeps intraday bars (days), and the longest 1m request (days).
+YAHOO_MAX_AGE_DAYS = {"1m": 30, "2m": 60, "5m": 60, "15m": 60, "30m": 60, "90m": 60, "60m": 730}
+YAHOO_MAX_1M_SPAN_DAYS = 8
 
 
 class UnexpectedHostError(RuntimeError):
@@ -141,6 +169,18 @@ class ReceivedRequest:
         prefix = "/v8/finance/chart/"
         return unquote(self.path[len(prefix):]) if self.path.startswith(prefix) else None
 
+    @property
+    def interval(self) -> str:
+        """The ``interval`` of a chart request (Yahoo's default ``1d``; ``1h`` read as ``60m``)."""
+        interval = self.params.get("interval", "1d")
+        return _INTERVAL_ALIASES.get(interval, interval)
+
+    @property
+    def is_tz_probe(self) -> bool:
+        """yfinance's time zone probe: ``range=1d&interval=1d`` without a period."""
+        params = self.params
+        return self.chart_symbol is not None and params.get("range") == "1d" and "period1" not in params
+
 
 def load_recordings(directory: str | Path = DATA_DIR) -> dict[str, Recording]:
     """Read every ``*.json`` recording of ``directory`` into symbol -> :class:`Recording`.
@@ -164,31 +204,32 @@ def load_news_recordings(directory: str | Path = NEWS_DATA_DIR) -> dict[str, Rec
 
 
 def _yahoo_error(status: int, description: str) -> Recording:
-    code = {400: "Bad Request", 404: "Not Found", 429: "Too Many Requests"}.get(status, "Error")
+    code = {400: "Bad Request", 404: "Not Found", 422: "Unprocessable Entity", 429: "Too Many Requests"}.get(status, "Error")
     return Recording(status, {"chart": {"result": None, "error": {"code": code, "description": description}}})
 
 
 def cut_chart(body: Mapping[str, Any], params: Mapping[str, str]) -> dict[str, Any]:
-    """Cut a recorded chart body to the bars a request asks for.
+    """Cut a chart body to the bars a request asks for.
 
     ``period1 <= timestamp < period2`` when the request carries them, else the
-    bars of the trailing ``range`` (``1d`` = the last bar, ``5d`` = the last
-    five, ``1mo``/``1y`` by seconds, ``max``/``ytd`` = all). Events are cut
-    the same way. With no bar left the body takes Yahoo's empty shape: meta,
-    no ``timestamp`` and ``"indicators": {"quote": [{}]}``.
+    bars of the trailing ``range`` (``1d`` = the last day's bars, ``5d`` = the
+    last five days', ``1mo``/``1y`` by seconds, ``max``/``ytd`` = all). Events
+    and intraday ``meta.tradingPeriods`` are cut the same way. With no bar left
+    the body takes Yahoo's empty shape: meta (without ``tradingPeriods``), no
+    ``timestamp`` and ``"indicators": {"quote": [{}]}``.
     """
     result = (body.get("chart") or {}).get("result")
     if not result:
         return copy.deepcopy(dict(body))
     item = copy.deepcopy(result[0])
     stamps: list[int] = item.get("timestamp") or []
+    meta = item.setdefault("meta", {})
     if "period1" in params or "period2" in params:
         lo, hi = int(params.get("period1", 0)), int(params.get("period2", 2**62))
     else:
-        lo, hi = _range_bounds(params.get("range", "max"), stamps)
+        lo, hi = _range_bounds(params.get("range", "max"), stamps, meta.get("exchangeTimezoneName") or "UTC")
     keep = [i for i, t in enumerate(stamps) if lo <= t < hi]
 
-    meta = item.setdefault("meta", {})
     meta["range"] = params.get("range", "")
     if keep:
         item["timestamp"] = [stamps[i] for i in keep]
@@ -199,40 +240,81 @@ def cut_chart(body: Mapping[str, Any], params: Mapping[str, str]) -> dict[str, A
                     series[name] = [values[i] for i in keep]
         for kind, events in list(item.get("events", {}).items()):
             item["events"][kind] = {k: v for k, v in events.items() if lo <= int(k) < hi}
+        if "tradingPeriods" in meta:
+            meta["tradingPeriods"] = _cut_trading_periods(meta["tradingPeriods"], lo, hi)
     else:
+        meta.pop("tradingPeriods", None)
         item.pop("timestamp", None)
         item.pop("events", None)
         item["indicators"] = {"quote": [{}]}
     return {"chart": {"result": [item], "error": None}}
 
 
-def _range_bounds(range_: str, stamps: list[int]) -> tuple[int, int]:
+def _cut_trading_periods(periods: Any, lo: int, hi: int) -> Any:
+    """Keep the days of ``meta.tradingPeriods`` (either of Yahoo's shapes) that overlap ``[lo, hi)``."""
+    if isinstance(periods, dict):
+        days = list(zip(*(periods[k] for k in ("pre", "regular", "post")), strict=True))
+        keep = [i for i, (pre, _, post) in enumerate(days) if pre[0]["start"] < hi and post[-1]["end"] > lo]
+        return {k: [periods[k][i] for i in keep] for k in ("pre", "regular", "post")}
+    return [day for day in periods if day[0]["start"] < hi and day[-1]["end"] > lo]
+
+
+def _range_bounds(range_: str, stamps: list[int], tz: str = "UTC") -> tuple[int, int]:
     if not stamps or range_ in ("max", "ytd", ""):
         return 0, 2**62
     end = stamps[-1] + 1
     number = "".join(ch for ch in range_ if ch.isdigit())
     unit = range_[len(number):]
     count = int(number or 1)
-    if unit == "d":  # trading days: the last `count` bars
-        return stamps[max(0, len(stamps) - count)], end
+    if unit == "d":  # trading days: the bars of the last `count` days
+        zone = ZoneInfo(tz)
+        days = sorted({datetime.fromtimestamp(t, zone).date() for t in stamps})
+        first = days[max(0, len(days) - count)]
+        return next(t for t in stamps if datetime.fromtimestamp(t, zone).date() >= first), end
     if unit not in _RANGE_SECONDS:
         raise ValueError(f"replay: unknown range {range_!r}")
     return end - count * _RANGE_SECONDS[unit], end
 
 
+def yahoo_limit_error(interval: str, params: Mapping[str, str], now: datetime | None) -> Recording | None:
+    """Yahoo's HTTP 422 for an intraday request it refuses, else None.
+
+    1m requests may span at most 8 days; with ``now`` given, intraday bars are
+    kept for :data:`YAHOO_MAX_AGE_DAYS` (30 days for 1m, 60 for 2m..90m, 730
+    for 60m).
+    """
+    if interval not in YAHOO_MAX_AGE_DAYS or "period1" not in params:
+        return None
+    p1, p2 = int(params["period1"]), int(params.get("period2", 2**31))
+    prefix = f"{interval} data not available for startTime={p1} and endTime={p2}."
+    if interval == "1m" and p2 - p1 > YAHOO_MAX_1M_SPAN_DAYS * 86_400:
+        return _yahoo_error(422, f"{prefix} Only {YAHOO_MAX_1M_SPAN_DAYS} days worth of 1m granularity data are allowed to be fetched per request.")
+    if now is not None and p1 < int((now - timedelta(days=YAHOO_MAX_AGE_DAYS[interval])).timestamp()):
+        return _yahoo_error(422, f"{prefix} The requested range must be within the last {YAHOO_MAX_AGE_DAYS[interval]} days.")
+    return None
+
+
+Answer = int | tuple[int, Any] | Recording | None
+
+
 class YahooReplayServer:
-    """A threaded local HTTP server answering like Yahoo from recordings.
+    """A threaded local HTTP server answering like Yahoo from recordings and generated bodies.
 
     Routes: ``/`` (200 with a cookie, stands for fc.yahoo.com),
     ``/v1/test/getcrumb`` (the crumb), ``/v8/finance/chart/SYMBOL``,
-    ``/v10/finance/quoteSummary/SYMBOL`` (Yahoo's 404 for a symbol without
-    a chart recording; yfinance asks it when the time zone probe fails) and
+    ``/v10/finance/quoteSummary/SYMBOL`` (Yahoo's 404 for a symbol the server
+    does not know; yfinance asks it when the time zone probe fails) and
     ``/v7/finance/quote`` (empty result), ``POST /xhr/ncp`` (news, from
     ``news`` recordings). Anything else: Yahoo's 404 JSON.
 
-    Every request is recorded (:attr:`requests`). :meth:`inject` makes a
-    symbol's chart answer a given status (for example 429), :meth:`inject_news`
-    its news answer, until :meth:`clear_injections`.
+    A chart request is answered, in this order, by: the next answer of the
+    symbol's :meth:`inject_sequence` queue; the symbol's :meth:`inject`; the
+    symbol's recording when the request's interval is the recording's
+    granularity; a generated body (:mod:`yahoo_fixtures`: intraday CXW/SPY,
+    SPLT as of :attr:`as_of`); the ``"*"`` recording (Yahoo's 404). Intraday
+    requests Yahoo refuses get its 422 (see :func:`yahoo_limit_error`).
+
+    Every request is recorded (:attr:`requests`).
     """
 
     def __init__(
@@ -241,12 +323,23 @@ class YahooReplayServer:
         *,
         crumb: str = DEFAULT_CRUMB,
         news: Mapping[str, Recording] | None = None,
+        generated: bool = True,
+        now: datetime | None = None,
     ) -> None:
         self.recordings: dict[str, Recording] = dict(load_recordings() if recordings is None else recordings)
         self.news: dict[str, Recording] = dict(load_news_recordings() if news is None else news)
         self.crumb = crumb
+        #: answer the generated bodies of :mod:`yahoo_fixtures` (intraday CXW/SPY, SPLT)
+        self.generated = generated
+        #: Yahoo's clock for its intraday age limits; None: no age limit
+        self.now = now
+        #: the date SPLT's chart is generated as of (None: its last session)
+        self.as_of: date | None = None
+        #: False: SPLT's split is listed but its history not yet adjusted (Yahoo's lag)
+        self.history_adjusted: bool | None = None
         self._requests: list[ReceivedRequest] = []
         self._injected: dict[str, Recording] = {}
+        self._sequences: dict[str, deque[Answer]] = {}
         self._injected_news: dict[str, Recording] = {}
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -289,17 +382,49 @@ class YahooReplayServer:
         return f"http://127.0.0.1:{self.port}"
 
     # -- test controls -----------------------------------------------------
+    @staticmethod
+    def default_answer(status: int) -> Recording:
+        """What Yahoo sends with ``status``: 429 its plain text, 404 its chart JSON,
+        5xx its "Will be right back" page, any other status a chart JSON error."""
+        if status == 429:
+            return Recording(429, "Too Many Requests\r\n")  # type: ignore[arg-type]
+        if status == 404:
+            return _yahoo_error(404, "No data found, symbol may be delisted")
+        if status >= 500:
+            return Recording(status, YAHOO_DOWN_PAGE)  # type: ignore[arg-type]
+        return _yahoo_error(status, f"HTTP {status}")
+
     def inject(self, symbol: str, status: int, body: Mapping[str, Any] | str | None = None) -> None:
-        """Answer every chart request for ``symbol`` with ``status`` (and ``body``)."""
-        if body is None:
-            if status == 429:
-                body = "Too Many Requests\r\n"  # Yahoo's 429 is plain text
-            elif status == 404:
-                body = _yahoo_error(404, "No data found, symbol may be delisted").body
-            else:
-                body = _yahoo_error(status, f"HTTP {status}").body
+        """Answer every chart request for ``symbol`` with ``status`` (and ``body``, else :meth:`default_answer`)."""
+        answer = self.default_answer(status) if body is None else Recording(status, body)  # type: ignore[arg-type]
         with self._lock:
-            self._injected[symbol.upper()] = Recording(status, body)  # type: ignore[arg-type]
+            self._injected[symbol.upper()] = answer
+
+    def inject_sequence(self, symbol: str, answers: Iterable[Answer]) -> None:
+        """Answer the next chart requests for ``symbol`` with ``answers``, one per HTTP request.
+
+        Each answer is a status (with :meth:`default_answer`'s body), a
+        ``(status, body)`` pair, a :class:`Recording`, or None for the normal
+        answer. Once the queue is empty the symbol is answered as before.
+        Appends to a queue already there. Remember that yfinance asks twice
+        (its other cookie strategy) after any status >= 400.
+        """
+        with self._lock:
+            self._sequences.setdefault(symbol.upper(), deque()).extend(answers)
+
+    def pending(self, symbol: str) -> int:
+        """How many answers of ``symbol``'s :meth:`inject_sequence` queue are left."""
+        with self._lock:
+            return len(self._sequences.get(symbol.upper(), ()))
+
+    def set_as_of(self, day: date | None, *, history_adjusted: bool | None = None) -> None:
+        """Generate SPLT's chart as Yahoo showed it on ``day`` (None: its last session).
+
+        ``history_adjusted=False`` lists a known split without adjusting the
+        history before it (the lag Yahoo sometimes shows).
+        """
+        with self._lock:
+            self.as_of, self.history_adjusted = day, history_adjusted
 
     def inject_news(self, symbol: str, status: int, body: Mapping[str, Any] | str | None = None) -> None:
         """Answer every news request for ``symbol`` with ``status`` (and ``body``).
@@ -314,8 +439,10 @@ class YahooReplayServer:
             self._injected_news[symbol.upper()] = Recording(status, body)  # type: ignore[arg-type]
 
     def clear_injections(self) -> None:
+        """Forget every :meth:`inject`, :meth:`inject_sequence` and :meth:`inject_news`."""
         with self._lock:
             self._injected.clear()
+            self._sequences.clear()
             self._injected_news.clear()
 
     @property
@@ -328,9 +455,24 @@ class YahooReplayServer:
         with self._lock:
             self._requests.clear()
 
-    def chart_requests(self, symbol: str | None = None) -> list[ReceivedRequest]:
-        """The ``/v8/finance/chart`` requests received (for ``symbol`` if given)."""
-        return [r for r in self.requests if r.chart_symbol is not None and (symbol is None or r.chart_symbol == symbol)]
+    def chart_requests(
+        self, symbol: str | None = None, *, interval: str | None = None, probes: bool = True
+    ) -> list[ReceivedRequest]:
+        """The ``/v8/finance/chart`` requests received, for ``symbol`` and ``interval`` if given.
+
+        ``probes=False`` leaves out yfinance's time zone probes (``range=1d``).
+        """
+        return [
+            r for r in self.requests
+            if r.chart_symbol is not None
+            and (symbol is None or r.chart_symbol == symbol)
+            and (interval is None or r.interval == interval)
+            and (probes or not r.is_tz_probe)
+        ]
+
+    def request_counts(self) -> Counter[tuple[str, str]]:
+        """Chart requests received per ``(symbol, interval)`` (time zone probes count as ``1d``)."""
+        return Counter((r.chart_symbol, r.interval) for r in self.requests if r.chart_symbol is not None)
 
     def news_requests(self, symbol: str | None = None) -> list[ReceivedRequest]:
         """The news requests (``/xhr/ncp``) received (for ``symbol`` if given)."""
@@ -347,21 +489,59 @@ class YahooReplayServer:
         with self._lock:
             self._requests.append(request)
 
+    def knows(self, symbol: str) -> bool:
+        """True for a symbol with a recording (status 200) or a generated chart."""
+        recorded = self.recordings.get(symbol)
+        if recorded is not None:
+            return recorded.status == 200
+        return self.generated and (symbol in yahoo_fixtures.INTRADAY_SYMBOLS or symbol == "SPLT")
+
     def chart_answer(self, symbol: str, params: Mapping[str, str]) -> Recording:
+        key = symbol.upper()
         with self._lock:
-            injected = self._injected.get(symbol.upper())
+            queue = self._sequences.get(key)
+            queued: Answer | str = queue.popleft() if queue else "none"
+            injected = self._injected.get(key)
+            as_of, history_adjusted = self.as_of, self.history_adjusted
+        if queued != "none" and queued is not None:
+            if isinstance(queued, Recording):
+                return queued
+            if isinstance(queued, tuple):
+                return Recording(queued[0], queued[1])
+            return self.default_answer(int(queued))  # type: ignore[arg-type]
         if injected is not None:
             return injected
-        recording = self.recordings.get(symbol) or self.recordings.get(DEFAULT_SYMBOL)
-        if recording is None:
-            return _yahoo_error(404, "No data found, symbol may be delisted")
-        if recording.status != 200:
+        interval = _INTERVAL_ALIASES.get(params.get("interval", "1d"), params.get("interval", "1d"))
+        body = self._body(symbol, interval, params, as_of, history_adjusted)
+        if isinstance(body, Recording):
+            return body
+        refused = yahoo_limit_error(interval, params, self.now)
+        if refused is not None:
+            return refused
+        return Recording(200, cut_chart(body, params))
+
+    def _body(
+        self, symbol: str, interval: str, params: Mapping[str, str], as_of: date | None, history_adjusted: bool | None
+    ) -> dict[str, Any] | Recording:
+        recording = self.recordings.get(symbol)
+        if recording is not None and recording.status != 200:
             return recording
-        result = (recording.body.get("chart") or {}).get("result") or [{}]
-        granularity = result[0].get("meta", {}).get("dataGranularity", "1d")
-        if params.get("interval", "1d") != granularity:
-            return _yahoo_error(400, f"replay: {symbol} recorded at interval {granularity}, not {params.get('interval')}")
-        return Recording(200, cut_chart(recording.body, params))
+        if recording is not None:
+            result = (recording.body.get("chart") or {}).get("result") or [{}]
+            if result[0].get("meta", {}).get("dataGranularity", "1d") == interval:
+                return recording.body
+        if self.generated:
+            if symbol == "SPLT" and interval == "1d":
+                return yahoo_fixtures.split_body(as_of, history_adjusted=history_adjusted)
+            if symbol in yahoo_fixtures.INTRADAY_SYMBOLS and interval != "1d":
+                prepost = str(params.get("includePrePost", "false")).lower() == "true"
+                try:
+                    return yahoo_fixtures.intraday_body(symbol, interval, include_prepost=prepost)
+                except KeyError as exc:
+                    return _yahoo_error(400, f"replay: {exc.args[0]}")
+        if recording is not None:
+            return _yahoo_error(400, f"replay: {symbol} is recorded at another interval, not {interval}")
+        return self.recordings.get(DEFAULT_SYMBOL) or _yahoo_error(404, "No data found, symbol may be delisted")
 
     def news_answer(self, symbols: list[str], count: int | None) -> Recording:
         """The news stream of ``symbols`` (recordings in order), cut to ``count`` items."""
@@ -416,8 +596,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_body(answer)
         elif path.startswith("/v10/finance/quoteSummary/"):
             symbol = unquote(path.rsplit("/", 1)[1])
-            recorded = self.replay.recordings.get(symbol)
-            if recorded is not None and recorded.status == 200:
+            if self.replay.knows(symbol):
                 self._send_body(Recording(501, {"quoteSummary": {"result": None, "error": {
                     "code": "Not Implemented", "description": f"replay: no quoteSummary recording for {symbol}"}}}))
             else:
@@ -580,14 +759,17 @@ def replay_yahoo(
     recordings: Mapping[str, Recording] | None = None,
     *,
     news: Mapping[str, Recording] | None = None,
+    generated: bool = True,
+    now: datetime | None = None,
 ) -> Iterator[YahooReplay]:
     """Start a replay server with isolated yfinance caches under ``tmp_path``.
 
     ``recordings`` (chart answers) and ``news`` (news answers) default to the
-    recordings under ``tests/data/yahoo`` and ``tests/data/yahoo_news``.
+    recordings under ``tests/data/yahoo`` and ``tests/data/yahoo_news``;
+    ``generated`` and ``now`` are :class:`YahooReplayServer`'s.
     """
     with (
         isolated_yfinance(Path(tmp_path) / "yfinance-cache") as cache_dir,
-        YahooReplayServer(recordings, news=news) as server,
+        YahooReplayServer(recordings, news=news, generated=generated, now=now) as server,
     ):
         yield YahooReplay(server=server, cache_dir=cache_dir)

@@ -17,8 +17,22 @@ from pathlib import Path
 
 import pandas as pd
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from monitor import calendars
 from monitor.errors import ConfigError, NoPriceDataError
-from monitor.prices import BAR_COLUMNS, PRICE_COLUMNS, empty_bars, validate_bars
+from monitor.prices import (
+    BAR_COLUMNS,
+    DAILY,
+    PRICE_COLUMNS,
+    FetchResult,
+    FetchStatus,
+    empty_actions,
+    empty_bars,
+    quality_flags,
+    validate_bars,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +76,7 @@ class SnapshotPriceSource:
         frame["adjusted"] = adjusted
         frame["final"] = False
         frame["source"] = self.name
+        frame["flags"] = ""
         return frame[BAR_COLUMNS]
 
     def _all(self) -> pd.DataFrame:
@@ -74,12 +89,58 @@ class SnapshotPriceSource:
                 )
             frame = pd.concat([self._read_file(p) for p in files], ignore_index=True)
             frame = frame.drop_duplicates(["symbol", "interval", "adjusted", "ts"], keep="last")
-            self._bars = validate_bars(frame.sort_values(["symbol", "ts"]).reset_index(drop=True))
+            frame = frame.sort_values(["symbol", "ts"]).reset_index(drop=True)
+            frame["flags"] = pd.concat(
+                [quality_flags(group) for _, group in frame.groupby("symbol", sort=False)]
+            ).reindex(frame.index).fillna("")
+            self._bars = validate_bars(frame)
             log.debug("snapshot: %d bars of %d symbols", len(frame), frame["symbol"].nunique())
         return self._bars
 
     def symbols(self) -> list[str]:
         return sorted(self._all()["symbol"].unique())
+
+    def fetch(
+        self,
+        symbol: str,
+        start: date,
+        end: date,
+        interval: str = DAILY,
+        *,
+        calendar: str | None = None,
+        now: datetime | None = None,
+    ) -> FetchResult:
+        """See :class:`~monitor.prices.PriceSource`; the snapshot holds daily bars only."""
+        if interval != DAILY:
+            return self._result(symbol, interval, FetchStatus.NO_DATA, empty_bars(),
+                                f"the price snapshot holds daily bars only, not {interval}")
+        if calendar is not None and len(calendars.sessions_in_range(calendar, start, end)) == 0:
+            return self._result(symbol, interval, FetchStatus.NO_BARS_EXPECTED, empty_bars(),
+                                f"no {calendar} session between {start} and {end}")
+        try:
+            bars = self.daily_bars(symbol, start, end)
+        except NoPriceDataError as exc:
+            return self._result(symbol, interval, FetchStatus.NO_DATA, empty_bars(), str(exc))
+        return self._result(symbol, interval, FetchStatus.OK, bars, None)
+
+    def fetch_many(
+        self,
+        symbols: Sequence[str],
+        start: date,
+        end: date,
+        interval: str = DAILY,
+        *,
+        calendars: Mapping[str, str] | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, FetchResult]:
+        return {
+            symbol: self.fetch(symbol, start, end, interval, calendar=(calendars or {}).get(symbol), now=now)
+            for symbol in symbols
+        }
+
+    def _result(self, symbol: str, interval: str, status: FetchStatus, bars: pd.DataFrame, reason: str | None) -> FetchResult:
+        return FetchResult(symbol=symbol, requested_interval=interval, interval=interval, status=status,
+                           bars=bars, actions=empty_actions(), reason=reason)
 
     def daily_bars(self, symbol: str, start: date, end: date) -> pd.DataFrame:
         bars = self._all()

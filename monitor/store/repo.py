@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Table, and_, func, select
+from sqlalchemy import Table, and_, bindparam, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from monitor.prices import BAR_COLUMNS
+from monitor.prices import BAR_COLUMNS, INTERVALS
 from monitor.news import PollState
 from monitor.models import Article, Event, EventReturn, Instrument, TickerTag, Timing
 from monitor.store.schema import (
@@ -29,6 +30,7 @@ from monitor.store.schema import (
     instruments,
     job_runs,
     mentions,
+    price_actions,
     price_bars,
     price_coverage,
     source_polls,
@@ -440,26 +442,152 @@ def save_bars(conn: Connection, bars: pd.DataFrame) -> int:
 
 
 def load_bars(
-    conn: Connection, symbol: str, interval: str, start: date, end: date, *, adjusted: bool = True
+    conn: Connection, symbol: str, interval: str, start: date, end: date, *, adjusted: bool | None = None
 ) -> pd.DataFrame:
-    """Bars of ``symbol`` with sessions ``start``..``end`` (columns :data:`BAR_COLUMNS`)."""
-    q = (
-        select(*[price_bars.c[c] for c in BAR_COLUMNS])
-        .where(
-            price_bars.c.symbol == symbol,
-            price_bars.c.interval == interval,
-            price_bars.c.adjusted.is_(adjusted),
-            price_bars.c.session >= start,
-            price_bars.c.session <= end,
-        )
-        .order_by(price_bars.c.ts)
-    )
+    """Bars of ``symbol`` with sessions ``start``..``end`` (columns :data:`BAR_COLUMNS`).
+
+    ``adjusted``: only adjusted (True) or unadjusted (False) bars; None for
+    whichever are held (daily bars are adjusted, Yahoo's intraday bars are not
+    dividend-adjusted and held as unadjusted).
+    """
+    conditions = [
+        price_bars.c.symbol == symbol,
+        price_bars.c.interval == interval,
+        price_bars.c.session >= start,
+        price_bars.c.session <= end,
+    ]
+    if adjusted is not None:
+        conditions.append(price_bars.c.adjusted.is_(adjusted))
+    q = select(*[price_bars.c[c] for c in BAR_COLUMNS]).where(*conditions).order_by(price_bars.c.ts)
     rows = conn.execute(q).all()
     frame = pd.DataFrame(rows, columns=BAR_COLUMNS)
     if not frame.empty:
         frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
         frame["session"] = pd.to_datetime(frame["session"])
     return frame
+
+
+def load_close_matrix(
+    conn: Connection, symbols: Sequence[str], start: date, end: date, *, interval: str = "1d", field: str = "close"
+) -> pd.DataFrame:
+    """One column of bars (``close`` by default) for many symbols: sessions x symbols, NaN where none is held.
+
+    The frame the impact stage computes returns from; adjusted bars only. One
+    query returns one row per symbol with its sessions and values
+    concatenated (``group_concat`` on SQLite, ``string_agg`` on PostgreSQL),
+    so the driver builds a few hundred strings rather than a Python object per
+    bar; numpy parses them, and symbols that share a session list (the usual
+    case: one calendar) share its parsing.
+    """
+    if field not in ("open", "high", "low", "close", "volume"):
+        raise ValueError(f"unknown bar field {field!r}")
+    wanted = list(dict.fromkeys(symbols))
+    empty = pd.DataFrame(index=pd.DatetimeIndex([], name="session"), columns=wanted, dtype="float64")
+    if not wanted:
+        return empty
+    if conn.dialect.name == "sqlite":
+        sql = (
+            f"SELECT symbol, group_concat(session), group_concat(ifnull({field}, 'nan')) FROM price_bars "
+            "WHERE symbol IN :symbols AND interval = :interval AND adjusted = 1 "
+            "AND session >= :start AND session <= :end GROUP BY symbol"
+        )
+    else:
+        sql = (
+            "SELECT symbol, string_agg(session::text, ',' ORDER BY ts), "
+            f"string_agg(coalesce({field}::text, 'NaN'), ',' ORDER BY ts) FROM price_bars "
+            "WHERE symbol IN :symbols AND interval = :interval AND adjusted "
+            "AND session >= :start AND session <= :end GROUP BY symbol"
+        )
+    statement = text(sql).bindparams(bindparam("symbols", expanding=True))
+    rows = conn.execute(
+        statement, {"symbols": wanted, "interval": interval, "start": start, "end": end}
+    ).all()
+    if not rows:
+        return empty
+    parsed: dict[str, np.ndarray] = {}
+    per_symbol: list[tuple[str, np.ndarray, np.ndarray]] = []
+    for symbol, session_text, value_text in rows:
+        days = parsed.get(session_text)
+        if days is None:
+            days = parsed[session_text] = np.array(session_text.split(","), dtype="datetime64[D]")
+        per_symbol.append((symbol, days, np.array(value_text.split(","), dtype="float64")))
+    union = np.unique(np.concatenate(list(parsed.values())))
+    column_of = {symbol: i for i, symbol in enumerate(wanted)}
+    matrix = np.full((len(union), len(wanted)), np.nan)
+    for symbol, days, values in per_symbol:
+        matrix[np.searchsorted(union, days), column_of[symbol]] = values
+    return pd.DataFrame(matrix, index=pd.DatetimeIndex(union.astype("datetime64[ns]"), name="session"), columns=wanted)
+
+
+def held_span(conn: Connection, symbol: str, interval: str) -> tuple[date, date] | None:
+    """The first and last sessions of ``symbol``'s held ``interval`` bars, or None."""
+    row = conn.execute(
+        select(func.min(price_bars.c.session), func.max(price_bars.c.session)).where(
+            price_bars.c.symbol == symbol, price_bars.c.interval == interval
+        )
+    ).first()
+    if row is None or row[0] is None:
+        return None
+    return row[0], row[1]
+
+
+def save_actions(conn: Connection, actions: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Store corporate actions (:data:`monitor.prices.ACTION_COLUMNS`); return those not held before."""
+    if actions.empty:
+        return actions
+    rows = [
+        {
+            "symbol": str(rec["symbol"]),
+            "session": pd.Timestamp(rec["session"]).date(),
+            "kind": str(rec["kind"]),
+            "value": float(rec["value"]),
+            "source": source,
+            "first_seen": utcnow(),
+        }
+        for rec in actions.to_dict("records")
+    ]
+    held = _existing_keys(conn, price_actions, ["symbol", "session", "kind", "source"], rows)
+    new = [r for r in rows if (r["symbol"], r["session"], r["kind"], r["source"]) not in held]
+    upsert(conn, price_actions, rows, ["symbol", "session", "kind", "source"])
+    keys = {(r["symbol"], r["session"], r["kind"]) for r in new}
+    mask = [
+        (str(rec["symbol"]), pd.Timestamp(rec["session"]).date(), str(rec["kind"])) in keys
+        for rec in actions.to_dict("records")
+    ]
+    return actions[mask].reset_index(drop=True)
+
+
+def load_actions(conn: Connection, symbol: str) -> pd.DataFrame:
+    """The corporate actions held for ``symbol`` (any source), by session."""
+    q = (
+        select(price_actions.c.symbol, price_actions.c.session, price_actions.c.kind, price_actions.c.value)
+        .where(price_actions.c.symbol == symbol)
+        .order_by(price_actions.c.session, price_actions.c.kind)
+    )
+    frame = pd.DataFrame(conn.execute(q).all(), columns=["symbol", "session", "kind", "value"])
+    frame["session"] = pd.to_datetime(frame["session"])
+    return frame
+
+
+def forget_adjusted_history(conn: Connection, symbol: str, source: str) -> tuple[date, date] | None:
+    """Drop ``symbol``'s adjusted bars and what ``source`` was asked for; return the span that was held.
+
+    Called when the source reports a new split or dividend: adjusted prices
+    held so far were adjusted as of an earlier date and would mix with the new
+    ones. Event returns of the symbol are dropped too, so they are computed
+    again from the history fetched anew.
+    """
+    span = conn.execute(
+        select(func.min(price_coverage.c.start), func.max(price_coverage.c.end)).where(
+            price_coverage.c.symbol == symbol, price_coverage.c.source == source
+        )
+    ).first()
+    conn.execute(delete(price_bars).where(price_bars.c.symbol == symbol, price_bars.c.adjusted.is_(True)))
+    conn.execute(delete(price_coverage).where(price_coverage.c.symbol == symbol, price_coverage.c.source == source))
+    conn.execute(delete(event_returns).where(event_returns.c.symbol == symbol))
+    if span is None or span[0] is None:
+        return None
+    return span[0], span[1]
 
 
 def covered_ranges(conn: Connection, symbol: str, interval: str, source: str) -> list[tuple[date, date]]:
@@ -479,12 +607,39 @@ def covered_ranges(conn: Connection, symbol: str, interval: str, source: str) ->
     return merged
 
 
-def record_coverage(conn: Connection, symbol: str, interval: str, source: str, start: date, end: date) -> None:
+def record_coverage(
+    conn: Connection,
+    symbol: str,
+    interval: str,
+    source: str,
+    start: date,
+    end: date,
+    *,
+    served_interval: str | None = None,
+) -> None:
+    """Remember that ``source`` answered ``symbol``'s ``interval`` bars for sessions ``start``..``end``.
+
+    ``served_interval``: the coarser interval whose bars were stored instead (a fallback).
+    """
     conn.execute(
         price_coverage.insert().values(
-            symbol=symbol, interval=interval, source=source, start=start, end=end, fetched_at=utcnow()
+            symbol=symbol, interval=interval, source=source, start=start, end=end, fetched_at=utcnow(),
+            served_interval=served_interval if served_interval != interval else None,
         )
     )
+
+
+def served_intervals(conn: Connection, symbol: str, interval: str, source: str, start: date, end: date) -> list[str]:
+    """The intervals whose bars answered ``interval`` requests overlapping ``start``..``end``, finest first."""
+    q = select(price_coverage.c.served_interval).where(
+        price_coverage.c.symbol == symbol,
+        price_coverage.c.interval == interval,
+        price_coverage.c.source == source,
+        price_coverage.c.start <= end,
+        price_coverage.c.end >= start,
+    )
+    found = {row[0] or interval for row in conn.execute(q)}
+    return sorted(found, key=lambda name: INTERVALS.index(name) if name in INTERVALS else len(INTERVALS))
 
 
 # Sources and their health ---------------------------------------------------
@@ -599,5 +754,5 @@ def finish_job(conn: Connection, run_id: int, status: str, counts: dict[str, int
 
 def count_rows(conn: Connection) -> dict[str, int]:
     """Row count of every data table (used to show a pass added nothing)."""
-    tables = [articles, instruments, mentions, events, event_returns, price_bars, price_coverage, sources]
+    tables = [articles, instruments, mentions, events, event_returns, price_bars, price_coverage, price_actions, sources]
     return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one()) for t in tables}

@@ -149,6 +149,8 @@ price_bars = Table(
     Column("final", Boolean, nullable=False),
     Column("source", String(32), nullable=False),
     Column("fetched_at", UTCDateTime, nullable=False),
+    #: Data-quality flags, space-separated ("duplicate", "nan", "split_move"); "" when none.
+    Column("flags", String(64), nullable=False, server_default=""),
     UniqueConstraint("symbol", "interval", "adjusted", "ts"),
 )
 
@@ -164,7 +166,24 @@ price_coverage = Table(
     Column("start", Date, nullable=False),
     Column("end", Date, nullable=False),
     Column("fetched_at", UTCDateTime, nullable=False),
+    #: The interval whose bars answered the range: coarser than ``interval`` when the source no longer
+    #: kept bars that fine (1m bars older than 30 days come as 5m); NULL means ``interval`` itself.
+    Column("served_interval", String(8)),
     Index("ix_price_coverage_symbol", "symbol", "interval", "source"),
+)
+
+#: Splits and dividends a price source reported. A new one means the adjusted history held so far
+#: was adjusted as of an earlier date: the cache fetches it again.
+price_actions = Table(
+    "price_actions",
+    metadata,
+    Column("symbol", String(32), nullable=False),
+    Column("session", Date, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    UniqueConstraint("symbol", "session", "kind", "source"),
 )
 
 events = Table(

@@ -21,7 +21,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from monitor.errors import ConfigError
+from monitor import calendars
+from monitor.errors import CalendarError, ConfigError
 from monitor.models import CALENDAR_24_7, AssetClass, Instrument
 
 logger = logging.getLogger(__name__)
@@ -67,8 +68,10 @@ def load_watchlist(path: str | os.PathLike[str]) -> list[Instrument]:
     -------
     list of Instrument
         Symbols and codes are stripped and upper-cased. ``asset_class``
-        defaults to equity; ``calendar`` to ``"XNYS"``, or
-        :data:`~monitor.models.CALENDAR_24_7` for crypto; ``benchmark`` to
+        defaults to equity; ``calendar`` to the listing's
+        (:func:`monitor.calendars.calendar_for`: ``XNYS``, ``XNAS`` for
+        Nasdaq, ``XLON`` for ``.L`` ...), :data:`~monitor.models.CALENDAR_24_7`
+        for crypto and FX; ``benchmark`` to
         ``[defaults] benchmark`` (``None`` for crypto), an empty string
         meaning ``None``; ``taggable`` to true.
 
@@ -152,7 +155,14 @@ def _parse_instrument(table: Any, default_benchmark: str | None, where: str) -> 
         raise ConfigError(f"{where} has unknown asset_class {raw_class!r}; use one of {choices}") from None
 
     is_crypto = asset_class is AssetClass.CRYPTO
-    calendar = _optional_text(table, "calendar", where) or (CALENDAR_24_7 if is_crypto else DEFAULT_CALENDAR)
+    calendar = _optional_text(table, "calendar", where)
+    if calendar is None:
+        try:
+            calendar = calendars.calendar_for(
+                symbol, exchange=_optional_text(table, "exchange", where), asset_class=asset_class.value
+            )
+        except CalendarError as exc:
+            raise ConfigError(f"{where}: {exc}; give calendar = \"...\" (an exchange_calendars code)") from None
     if "benchmark" in table:
         benchmark = _optional_symbol(table, "benchmark", where)
     else:
