@@ -44,6 +44,7 @@ examples:
   monitor universe GEO          what the tagger knows about a symbol
   monitor prices fetch CXW --start 2025-01-02   fetch prices into the store
   monitor prices show CXW       the bars the store holds
+  monitor study --events e.csv --prices p.csv --benchmark SPY   an event study on your files
   monitor db upgrade            create or migrate the database schema
 """
 
@@ -164,6 +165,35 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--interval", default="1d", help="1d (default) or an intraday interval")
     ps.add_argument("--json", action="store_true", help="print as JSON")
     ps.set_defaults(func=cmd_prices_show)
+
+    study = sub.add_parser(
+        "study", help="an event study on your own files: per-event results and the test battery",
+        description="Run an event study on EVENTS.csv (symbol,date; optional time, id) and PRICES.csv (long: "
+        "symbol,date,close[,volume]; or wide: date and one close column per symbol; --returns when the values "
+        "are daily returns). Prints each event's CAR, BHAR and t per window, then the cross-event battery per "
+        "window (CAAR, cross-sectional t, Brown-Warner 1985, Patell, Boehmer (BMP), Kolari-Pynnonen, Corrado "
+        "rank, generalized sign, with p-values). Every bad row is reported with its reason and the rest is "
+        "computed; exit status 1 when any event could not be computed. Nothing is stored.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  monitor study --events events.csv --prices prices.csv --benchmark SPY\n"
+        "  monitor study --events e.csv --prices wide.csv --benchmark ^GSPC --returns log --windows=0:0,0:4 "
+        "--output results",
+    )
+    study.add_argument("--events", required=True, metavar="EVENTS.csv", help="symbol,date[,time][,id]")
+    study.add_argument("--prices", required=True, metavar="PRICES.csv", help="long or wide prices (or returns)")
+    study.add_argument("--benchmark", metavar="SYMBOL", help="the market column (needed by market models)")
+    study.add_argument("--model", default="market", choices=["market", "market-adjusted", "mean", "ff3"],
+                       help="normal-return model (default market: OLS on the benchmark)")
+    study.add_argument("--factors", metavar="FILE", help="Fama-French factors for --model ff3: date,mkt_rf,smb,hml,rf")
+    study.add_argument("--estimation", default="-250:-11", metavar="START:END",
+                       help="estimation window in sessions relative to day 0 (default -250:-11)")
+    study.add_argument("--windows", default="-1:1,0:5", metavar="A:B,...",
+                       help="event windows (default -1:1,0:5); write --windows=-1:1 when it starts with -")
+    study.add_argument("--min-obs", type=int, default=120, help="fewest estimation returns for a fit (default 120)")
+    study.add_argument("--returns", choices=["simple", "log"], help="the prices file holds daily returns, not closes")
+    study.add_argument("--output", metavar="PREFIX", help="also write PREFIX_events.csv, PREFIX_battery.csv, PREFIX.json")
+    study.add_argument("--json", action="store_true", help="print the results as JSON")
+    study.set_defaults(func=cmd_study)
 
     db = sub.add_parser("db", help="database schema: upgrade, current revision",
                         description="Manage the store's schema (Alembic migrations).")
@@ -397,6 +427,63 @@ def cmd_universe(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
+def cmd_study(args: argparse.Namespace, out: Console) -> int:
+    from pathlib import Path
+
+    from monitor.study import parse_span, parse_windows, run_study, write_outputs
+
+    report = run_study(
+        Path(args.events), Path(args.prices), benchmark=args.benchmark, model=args.model,
+        estimation=parse_span(args.estimation, "estimation window"), windows=parse_windows(args.windows),
+        returns=args.returns, factors_path=Path(args.factors) if args.factors else None, min_obs=args.min_obs,
+    )
+    err = Console(stderr=True)
+    for problem in report.problems:
+        err.print(f"[yellow]warning:[/] {problem}", highlight=False, soft_wrap=True)
+    written = write_outputs(report, Path(args.output)) if args.output else []
+    if args.json:
+        out.print_json(json.dumps(report.to_json(), default=_json_default))
+    else:
+        _print_study(out, report)
+        for path in written:
+            out.print(f"wrote {path}", highlight=False)
+    ok = len(report.events) - report.failed
+    err.print(f"{ok} of {len(report.events)} event(s) computed; {report.failed} could not be", highlight=False)
+    return 1 if report.failed else 0
+
+
+def _print_study(out: Console, report: Any) -> None:
+    labels = [f"[{a},{b}]" for a, b in report.windows]
+    table = Table(title=f"Events ({report.model} model)", title_justify="left", header_style="bold", box=None,
+                  pad_edge=False)
+    for name in ("Id", "Symbol", "Session", "Status", *(f"CAR{l} (t)" for l in labels), "Note"):
+        table.add_column(name, overflow="fold")
+    for row in report.events.to_dict("records"):
+        cells = []
+        for label in labels:
+            car, t = row.get(f"car{label}"), row.get(f"t{label}")
+            if car is None or car != car:
+                cells.append("—")
+            else:
+                mark = "" if row.get(f"complete{label}", True) else " (incomplete)"
+                cells.append(f"{_pct(car)} ({_num(t)}){mark}")
+        note = row.get("reason") or ("confounded" if row.get("confounded") else "")
+        table.add_row(str(row["id"]), row["symbol"], row.get("session") or "—", row["status"], *cells,
+                      note if isinstance(note, str) else "")
+    out.print(table)
+    if report.battery.empty:
+        return
+    for window, rows in report.battery.groupby("window", sort=False):
+        caar = rows["caar"].iloc[0]
+        battery = Table(title=f"Window {window}: CAAR {_pct(caar)}, {int(rows['n'].max())} event(s)",
+                        title_justify="left", header_style="bold", box=None, pad_edge=False)
+        for name in ("Test", "Statistic", "p-value", "N"):
+            battery.add_column(name, justify="left" if name == "Test" else "right")
+        for rec in rows.to_dict("records"):
+            battery.add_row(str(rec["name"]), _num(rec["statistic"]), _num(rec["p_value"]), str(rec["n"]))
+        out.print(battery)
+
+
 def _date_arg(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -588,11 +675,11 @@ def cmd_db_current(args: argparse.Namespace, out: Console) -> int:
 
 # Output ------------------------------------------------------------------------
 def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:+.2f}%"
+    return "—" if value is None or value != value else f"{value * 100:+.2f}%"
 
 
 def _num(value: float | None) -> str:
-    return "—" if value is None else f"{value:+.2f}"
+    return "—" if value is None or value != value else f"{value:+.2f}"
 
 
 def _label(window: tuple[int, int]) -> str:

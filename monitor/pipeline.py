@@ -23,9 +23,10 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Connection, Engine
 
@@ -37,7 +38,7 @@ from monitor.news import NewsSource, SourceBatch
 from monitor.news.dedup import StoryIndex, canonical_url, simhashes
 from monitor.news.files import FilesNewsSource
 from monitor.prices import PriceSource
-from monitor.prices.cache import daily_closes, ensure_daily_bars
+from monitor.prices.cache import daily_closes, ensure_bars, ensure_daily_bars
 from monitor.store import repo
 from monitor.tagging.matcher import Tagger
 from monitor.tagging.universe import Universe, load_universe, load_watchlist
@@ -59,6 +60,7 @@ class PassReport:
     bars_written: int = 0
     returns_new: int = 0
     events_measured: int = 0
+    reactions_new: int = 0
     problems: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -132,6 +134,49 @@ def make_universe(settings: Settings) -> Universe:
     """The tagger's universe: the bundled one with the watchlist on top, or the watchlist alone."""
     folder = settings.universe_folder if settings.tag_universe else None
     return load_universe(folder, settings.watchlist_path)
+
+
+#: Intraday reactions are measured from these bars, for events up to this many days old (Yahoo keeps 5m bars 60 days).
+REACTION_INTERVAL = "5m"
+REACTION_DAYS = 59
+
+
+def event_flags(
+    ev: Event,
+    others: Sequence[tuple[str, date]],
+    grid: pd.DatetimeIndex,
+    volumes: pd.Series,
+    estimation: tuple[int, int],
+    last_rel: int,
+) -> dict[str, Any]:
+    """An event's confounding flag and abnormal volume.
+
+    ``confounded``: another event of the same symbol (another article, on
+    another session) falls between the estimation window's start and the
+    last event window's end. Abnormal volume: log(day-0 volume / mean
+    estimation-window volume), and the z score of day 0's log volume against
+    the estimation window's log volumes (sample sd); None without volumes.
+    """
+    session = pd.Timestamp(ev.session)
+    position = grid.searchsorted(session)
+    first = grid[max(0, position + estimation[0])] if len(grid) else session
+    last_pos = min(len(grid) - 1, position + last_rel)
+    last = grid[last_pos] if len(grid) and last_pos >= 0 else session
+    confounded = any(
+        key != ev.article_key and day != ev.session and first <= pd.Timestamp(day) <= last for key, day in others
+    )
+    av_log = av_z = None
+    if len(grid) and position < len(grid) and grid[position] == session:
+        lo, hi = position + estimation[0], position + estimation[1]
+        est = volumes.iloc[max(0, lo): max(0, hi + 1)].to_numpy(dtype="float64")
+        est = est[np.isfinite(est) & (est > 0)]
+        v0 = float(volumes.iloc[position]) if np.isfinite(volumes.iloc[position]) else float("nan")
+        if len(est) >= 2 and v0 > 0:
+            av_log = float(np.log(v0 / est.mean()))
+            logs = np.log(est)
+            sd = float(logs.std(ddof=1))
+            av_z = float((np.log(v0) - logs.mean()) / sd) if sd > 0 else None
+    return {"confounded": confounded, "abnormal_volume_log": av_log, "abnormal_volume_z": av_z}
 
 
 def model_for(instrument: Instrument, settings: Settings) -> str:
@@ -398,6 +443,7 @@ class Pipeline:
         bench_returns = (
             impact.simple_returns(daily_closes(conn, instrument.benchmark, grid)) if instrument.benchmark else None
         )
+        repo.save_event_flags(conn, self._event_flags(conn, instrument, evs, grid))
         rows = []
         for ev in evs:
             result = impact.event_study(
@@ -421,6 +467,78 @@ class Pipeline:
                 )
         return rows, written
 
+    def _event_flags(
+        self, conn: Connection, instrument: Instrument, evs: list[Event], grid: pd.DatetimeIndex
+    ) -> list[dict[str, Any]]:
+        """Confounding and abnormal volume of each event (see :func:`event_flags`)."""
+        est_start, est_end = self.settings.estimation
+        last_rel = max(w[1] for w in self.settings.window_list)
+        others = repo.event_sessions(conn, instrument.symbol)
+        volumes = (
+            repo.load_close_matrix(conn, [instrument.symbol], grid[0].date(), grid[-1].date(), field="volume")
+            .reindex(grid)[instrument.symbol]
+            if len(grid) else pd.Series(dtype="float64")
+        )
+        return [
+            {"article_key": ev.article_key, "symbol": ev.symbol,
+             **event_flags(ev, others, grid, volumes, (est_start, est_end), last_rel)}
+            for ev in evs
+        ]
+
+    def measure_reactions(self, report: PassReport, now: datetime) -> None:
+        """Intraday reactions of timed events whose day 0 is recent enough for intraday bars.
+
+        Only price sources that hold intraday bars (Yahoo) are asked; a
+        source that has none for an event leaves one reason and is not asked
+        again for it.
+        """
+        if self.price_source.name == "snapshot":
+            return
+        with self.engine.connect() as conn:
+            todo = repo.reactions_to_measure(conn)
+        horizon = now - timedelta(days=REACTION_DAYS)
+        for article_key, symbol in todo:
+            with self.engine.begin() as conn:
+                event = repo.load_event(conn, article_key, symbol)
+                if event is None or event.published_at < horizon or symbol not in self.instruments:
+                    continue
+                self._measure_reaction(conn, event, self.instruments[symbol], now, report)
+
+    def _measure_reaction(self, conn, event: Event, instrument: Instrument, now: datetime, report: PassReport) -> None:  # noqa: ANN001
+        from monitor.impact.intraday import reactions
+
+        cal = instrument.calendar
+        start = calendars.sessions_window(cal, event.session, 1, 0)[0].date()
+        symbols = [instrument.symbol] + ([instrument.benchmark] if instrument.benchmark else [])
+        bars: dict[str, pd.DataFrame] = {}
+        interval = REACTION_INTERVAL
+        try:
+            for symbol in symbols:
+                bench = self.instruments.get(symbol)
+                rep = ensure_bars(conn, self.price_source, symbol, bench.calendar if bench else cal, start,
+                                  event.session, now, interval=REACTION_INTERVAL)
+                interval = rep.served[0] if rep.served else REACTION_INTERVAL
+                bars[symbol] = repo.load_bars(conn, symbol, interval, start, event.session)
+        except PriceSourceUnavailableError:
+            raise
+        except PriceError as exc:
+            log.info("%s: no intraday bars for %s (%s)", event.symbol, event.session, exc)
+            from monitor.impact.intraday import Reaction
+
+            repo.save_reactions(conn, event.article_key, event.symbol, interval, [
+                Reaction(h, None, None, None, None, None, True, f"no intraday bars: {exc}")
+                for h in ("5m", "15m", "60m", "close")
+            ])
+            return
+        if interval == "1d":
+            return
+        found = reactions(
+            event.published_at, bars[instrument.symbol], bars.get(instrument.benchmark or ""),
+            session=pd.Timestamp(event.session), session_close=calendars.session_close(cal, event.session),
+            interval=interval,
+        )
+        report.reactions_new += repo.save_reactions(conn, event.article_key, event.symbol, interval, found)
+
     @staticmethod
     def _failed(ev: Event, instrument: Instrument, model: str, window: tuple[int, int], status: str, reason: str) -> EventReturn:
         return EventReturn(
@@ -439,6 +557,7 @@ class Pipeline:
         try:
             self.ingest(report)
             self.measure(report, now)
+            self.measure_reactions(report, now)
         except BaseException as exc:
             with self.engine.begin() as conn:
                 repo.finish_job(conn, run_id, "failed", report.counts(), f"{exc.__class__.__name__}: {exc}")

@@ -157,3 +157,61 @@ def test_monitor_prices_fetch_and_show(tmp_path: Path, seeds_copy: Path, monkeyp
     assert "no prices for ZZZZ in the snapshot" in out and "suffix" in out.lower()
     assert cli.main(["prices", "fetch", "CXW", "--start", "2025-02-03", "--interval", "7m"]) != 0
     assert "unknown interval '7m'" in capsys.readouterr().err
+
+
+def test_a_pass_measures_intraday_reactions_and_event_flags(tmp_path: Path, seeds_copy: Path, yahoo: YahooReplay,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import select
+
+    from monitor.config import load_settings
+    from monitor.pipeline import Pipeline
+    from monitor.store.schema import event_reactions, events
+
+    # A timed story during the session of Tuesday 2025-02-04, and another a day later (confounding).
+    (seeds_copy / "news" / "intraday.txt").write_text(
+        "date 2025-02-04T15:02:00Z CoreCivic wins a detention contract\n\n"
+        "CoreCivic, Inc. CXW said it won a contract; shares rose.\n", encoding="utf-8")
+    (seeds_copy / "news" / "later.txt").write_text(
+        "date 2025-02-05T15:02:00Z CoreCivic names a new chief financial officer\n\n"
+        "CoreCivic (NYSE: CXW) named a finance chief; shares were flat.\n", encoding="utf-8")
+    settings = load_settings(database_url=f"sqlite:///{tmp_path / 'm.db'}", seeds_dir=seeds_copy,
+                             price_source="yahoo", min_estimation_obs=20)
+    engine = db.open_store(settings.database_url)
+    source = YahooPriceSource(session=yahoo.session(), retry=FAST, sleep=lambda s: None)
+    now = datetime(2025, 2, 17, 15, 0, tzinfo=timezone.utc)
+    report = Pipeline(settings, engine, price_source=source).run_pass(now=now)
+    assert report.reactions_new > 0
+    with engine.connect() as conn:
+        rows = {(r.symbol, r.horizon): r for r in conn.execute(
+            select(event_reactions).join(events, (events.c.article_key == event_reactions.c.article_key)
+                                         & (events.c.symbol == event_reactions.c.symbol))
+            .where(events.c.published_at == datetime(2025, 2, 4, 15, 2, tzinfo=timezone.utc)))}
+        flags = {r.published_at: r for r in conn.execute(select(events).where(events.c.symbol == "CXW"))}
+    five = rows[("CXW", "5m")]
+    assert five.interval == "5m" and five.complete
+    assert five.start_at == datetime(2025, 2, 4, 15, 0, tzinfo=timezone.utc)  # the bar ending 15:00
+    assert five.abnormal_return == pytest.approx(five.raw_return - five.benchmark_return)
+    assert rows[("CXW", "close")].complete
+    bars = yahoo_replay_bars(yahoo, "CXW")
+    assert five.raw_return == pytest.approx(bars[datetime(2025, 2, 4, 15, 5, tzinfo=timezone.utc)]
+                                            / bars[datetime(2025, 2, 4, 15, 0, tzinfo=timezone.utc)] - 1)
+    timed = [r for r in flags.values() if r.published_at.year == 2025 and not r.date_only]
+    assert timed and all(r.confounded for r in timed)  # two stories a session apart confound each other
+    assert all(r.abnormal_volume_log is not None for r in flags.values())
+    # Complete reactions are not measured again.
+    again = Pipeline(settings, engine, price_source=source).run_pass(now=now)
+    assert again.reactions_new == 0
+
+
+def yahoo_replay_bars(yahoo: YahooReplay, symbol: str) -> dict[datetime, float]:
+    """Bar end (UTC) -> close of the generated 5m bars the replay serves."""
+    import yahoo_fixtures
+
+    body = yahoo_fixtures.intraday_body(symbol, "5m")
+    result = body["chart"]["result"][0]
+    closes = result["indicators"]["quote"][0]["close"]
+    return {
+        datetime.fromtimestamp(stamp + 300, timezone.utc): close
+        for stamp, close in zip(result["timestamp"], closes)
+        if close is not None
+    }

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, and_, bindparam, delete, func, select, text
+from sqlalchemy import Integer, Table, and_, bindparam, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -30,6 +30,7 @@ from monitor.store.schema import (
     instruments,
     job_runs,
     mentions,
+    event_reactions,
     price_actions,
     price_bars,
     price_coverage,
@@ -324,6 +325,61 @@ def events_to_measure(
         if any((row.article_key, row.symbol, model, s, e) not in done for s, e in windows):
             todo.append(_event_from_row(row))
     return todo
+
+
+def load_event(conn: Connection, article_key: str, symbol: str) -> Event | None:
+    row = conn.execute(select(events).where(events.c.article_key == article_key, events.c.symbol == symbol)).first()
+    return _event_from_row(row) if row is not None else None
+
+
+def event_sessions(conn: Connection, symbol: str) -> list[tuple[str, date]]:
+    """(article key, session) of every event of ``symbol``, by session."""
+    q = select(events.c.article_key, events.c.session).where(events.c.symbol == symbol).order_by(events.c.session)
+    return [(r.article_key, r.session) for r in conn.execute(q)]
+
+
+def save_event_flags(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Set ``confounded``, ``abnormal_volume_log`` and ``abnormal_volume_z`` of events (article_key, symbol)."""
+    for row in rows:
+        conn.execute(
+            events.update()
+            .where(events.c.article_key == row["article_key"], events.c.symbol == row["symbol"])
+            .values(confounded=bool(row["confounded"]), abnormal_volume_log=row.get("abnormal_volume_log"),
+                    abnormal_volume_z=row.get("abnormal_volume_z"))
+        )
+
+
+def save_reactions(conn: Connection, article_key: str, symbol: str, interval: str, found: Sequence[Any]) -> int:
+    """Upsert the intraday reactions (:class:`monitor.impact.intraday.Reaction`) of one event."""
+    now = utcnow()
+    rows = [
+        {"article_key": article_key, "symbol": symbol, "horizon": r.horizon, "interval": interval,
+         "raw_return": r.raw, "benchmark_return": r.benchmark, "abnormal_return": r.abnormal,
+         "start_at": r.start, "end_at": r.end, "complete": r.complete, "reason": r.reason, "computed_at": now}
+        for r in found
+    ]
+    return upsert(conn, event_reactions, rows, ["article_key", "symbol", "horizon"], update=True)
+
+
+def reactions_to_measure(conn: Connection) -> list[tuple[str, str]]:
+    """(article key, symbol) of events whose intraday reactions are missing or incomplete."""
+    done = {
+        (r.article_key, r.symbol)
+        for r in conn.execute(
+            select(event_reactions.c.article_key, event_reactions.c.symbol)
+            .group_by(event_reactions.c.article_key, event_reactions.c.symbol)
+            .having(func.min(func.cast(event_reactions.c.complete, Integer)) == 1)
+        )
+    }
+    q = select(events.c.article_key, events.c.symbol).where(events.c.date_only.is_(False))
+    return [(r.article_key, r.symbol) for r in conn.execute(q) if (r.article_key, r.symbol) not in done]
+
+
+def load_reactions(conn: Connection, article_key: str, symbol: str) -> list[dict[str, Any]]:
+    q = select(event_reactions).where(
+        event_reactions.c.article_key == article_key, event_reactions.c.symbol == symbol
+    )
+    return [dict(r._mapping) for r in conn.execute(q)]
 
 
 def save_event_returns(conn: Connection, items: Sequence[EventReturn]) -> int:
@@ -754,5 +810,8 @@ def finish_job(conn: Connection, run_id: int, status: str, counts: dict[str, int
 
 def count_rows(conn: Connection) -> dict[str, int]:
     """Row count of every data table (used to show a pass added nothing)."""
-    tables = [articles, instruments, mentions, events, event_returns, price_bars, price_coverage, price_actions, sources]
+    tables = [
+        articles, instruments, mentions, events, event_returns, event_reactions, price_bars, price_coverage,
+        price_actions, sources,
+    ]
     return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one()) for t in tables}

@@ -204,8 +204,34 @@ events = Table(
     Column("date_only", Boolean, nullable=False),
     Column("relevance", Float, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    #: Another event of the same symbol falls inside this one's estimation or event window.
+    Column("confounded", Boolean, nullable=False, server_default=false()),
+    #: Day 0's volume against the estimation window's: log(volume / mean volume) and its z score.
+    Column("abnormal_volume_log", Float),
+    Column("abnormal_volume_z", Float),
     UniqueConstraint("article_key", "symbol"),
     Index("ix_events_symbol_session", "symbol", "session"),
+)
+
+#: Intraday reaction of an event: the move from the last price before the story to each horizon
+#: (+5m, +15m, +60m, day 0's close), against the benchmark over the same minutes.
+event_reactions = Table(
+    "event_reactions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("article_key", String(64), ForeignKey("articles.article_key", ondelete="CASCADE"), nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("horizon", String(8), nullable=False),
+    Column("interval", String(8), nullable=False),
+    Column("raw_return", Float),
+    Column("benchmark_return", Float),
+    Column("abnormal_return", Float),
+    Column("start_at", UTCDateTime),
+    Column("end_at", UTCDateTime),
+    Column("complete", Boolean, nullable=False),
+    Column("reason", Text),
+    Column("computed_at", UTCDateTime, nullable=False),
+    UniqueConstraint("article_key", "symbol", "horizon"),
 )
 
 event_returns = Table(
