@@ -107,24 +107,36 @@ Conventions (the same as :func:`monitor.impact.single.event_study`)
 Vectorisation and precision
 ---------------------------
 No Python work is done per event (except the reason sentence of a non-ok
-event). The estimation-window fits come from prefix sums: for each distinct
-(symbol, benchmark) pair, the usable-day count and the sums of the centred
-regressand, regressors, their squares and cross-products are accumulated
-once along the session grid (in cache-sized groups of pairs); every event's
-window sums are then two gathered rows, and the OLS (closed form for one
-regressor, a batched 3x3 inverse for ff3), sigma and the variance terms
-follow in closed form for all events at once. The event-day returns,
-benchmarks and factors are gathered by fancy indexing into (events x days)
-blocks. Sums are taken about each pair's overall mean, so prefix differences
-lose about ``1e-15`` relatively; ``SSR = S_yy - b' S_xy`` (clipped at 0) loses
-relative precision as the fit nears perfection (``~1e-16 / (1 - R^2)``),
-which only matters on noise-free data, where sigma is a rounding residue.
+event); the event rows are never looped over.
+
+* **Fits from prefix sums.** The regressors (a benchmark, or the factors) are
+  shared by every symbol that uses them, so their usable-day count, sums and
+  cross-products are prefix-summed once per benchmark along the session grid.
+  For each distinct (symbol, benchmark) pair only the regressand ``y`` (the
+  asset's return, minus the benchmark for ``market_adjusted``, minus ``rf``
+  for ``ff3``), its products with the regressors and ``y^2`` are
+  prefix-summed, in cache-sized groups of pairs. An event's estimation sums
+  are then two gathered rows; the sessions inside its window where the
+  regressors exist but the asset has no return (a sparse, sorted list of
+  cells) are subtracted, summed directly. The OLS (closed form for one
+  regressor, a batched 3x3 inverse for ff3), sigma and the variance terms
+  follow in closed form for all events at once.
+* **Event days** (returns, benchmarks, factors) are gathered by fancy
+  indexing into (days x events) blocks; windows are reductions over rows.
+* **Precision.** Sums are taken about a per-series centre close to its mean,
+  so prefix differences lose about ``1e-15`` relatively. ``SSR = S_yy - b'S_xy``
+  loses digits as a fit nears perfection, so the few events whose SSR is
+  below 1e-3 of their sum of squares (R^2 > 0.999, or noise-free data) are
+  refitted from their gathered estimation block with centred OLS, as the
+  single-event code does. Results agree with :func:`event_study` to about
+  1e-13 (tested to 1e-10) and do not depend on the order of the events.
 
 ``est_ar`` and ``est_market`` (events x 240 floats: 190 MB each for 100,000
-events) are **materialised on first access** (then cached): a fancy-indexed
-gather of the estimation blocks, residuals from the stored fit. The panel
-keeps a shallow, copy-on-write snapshot of the input frames for that, so
-later in-place changes of the caller's frames do not reach it.
+events) are **materialised on first access** (then cached), from the stored
+fit and a gather of each event's estimation block. The panel keeps a
+shallow, copy-on-write snapshot of the input frames for that, so later
+in-place changes of the caller's frames do not reach it. A panel can also be
+built directly with a frame for every field.
 """
 
 from __future__ import annotations
@@ -134,6 +146,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 
 from monitor.errors import DataValidationError
 
@@ -156,6 +169,8 @@ _PREFIX_ELEMENTS = 500_000
 _EST_CHUNK = 4096
 #: A centred sum of squares at most this share of the uncentred one is zero.
 _DEGENERATE = 1e-12
+#: Events whose SSR is at most this share of their sum of squares are refitted directly.
+_REFIT_SHARE = 1e-3
 
 
 def _span(value: Any, what: str) -> tuple[int, int]:
@@ -405,7 +420,7 @@ def _prepare(returns, events, spec, market, factors, volumes) -> tuple[_Inputs, 
     missing = {"id", "symbol", "session"} - set(events.columns)
     if missing:
         raise DataValidationError(f"events lacks column(s) {', '.join(sorted(missing))}")
-    ids = pd.Index(events["id"].to_numpy(dtype=object), name="id", dtype=object)
+    ids = pd.Index(events["id"].to_numpy(dtype=object, copy=True), name="id", dtype=object)
     if ids.hasnans:
         raise DataValidationError("events has an empty id")
     if not ids.is_unique:
@@ -424,7 +439,7 @@ def _prepare(returns, events, spec, market, factors, volumes) -> tuple[_Inputs, 
 
     n = len(events)
     n_sessions = len(grid)
-    symbols = events["symbol"].to_numpy(dtype=object)
+    symbols = events["symbol"].to_numpy(dtype=object, copy=True)
     try:
         given = pd.DatetimeIndex(events["session"])
     except (TypeError, ValueError) as exc:
@@ -439,8 +454,8 @@ def _prepare(returns, events, spec, market, factors, volumes) -> tuple[_Inputs, 
             "(midnight) of the trading session the event belongs to"
         )
 
-    status = np.full(n, "ok", dtype=object)
-    reason = np.full(n, None, dtype=object)
+    status = np.repeat(np.array(["ok"], dtype=object), n)
+    reason = np.repeat(np.array([None], dtype=object), n)
 
     # Symbols.
     sym_col = np.asarray(returns.columns.get_indexer(pd.Index(symbols, dtype=object)),
@@ -453,7 +468,8 @@ def _prepare(returns, events, spec, market, factors, volumes) -> tuple[_Inputs, 
     nat = np.asarray(given.isna())
     position = np.full(n, -1, dtype=np.int64)
     if n_sessions and n:
-        raw_pos = np.asarray(grid.searchsorted(given, side="left"), dtype=np.int64)
+        unit = grid.unit
+        raw_pos = np.searchsorted(grid.asi8, given.as_unit(unit).asi8, side="left").astype(np.int64)
         before = ~nat & np.asarray(given < grid[0])
         after = ~nat & (raw_pos >= n_sessions)
         inside = ~(nat | before | after)
@@ -546,7 +562,7 @@ def _benchmarks(returns, values, grid, events, has_bench_column, market, status,
         bench_name[mask] = name
         columns.append(series)
 
-    named = np.array([w is not None for w in wanted], dtype=bool)
+    named = ~pd.isna(wanted) if n else np.zeros(0, dtype=bool)
     for name in (pd.unique(wanted[named]) if named.any() else []):
         if name in market_cols:
             series = _float_values(_on_grid(market_frame[name], grid, "market"),
@@ -580,21 +596,35 @@ def _benchmarks(returns, values, grid, events, has_bench_column, market, status,
 # --------------------------------------------------------------------------- #
 
 
-def _window_sums(fill: Callable[[np.ndarray, np.ndarray], np.ndarray], pair_of: np.ndarray,
+def _pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` plus the order that sorts ``keys``."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    new = np.empty(len(keys), dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    inverse = np.empty(len(keys), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return ordered[new], inverse, order
+
+
+def _window_sums(fill: Callable[..., np.ndarray], pair_of: np.ndarray, order: np.ndarray,
                  n_pairs: int, lo: np.ndarray, hi: np.ndarray, n_sessions: int,
                  n_quantities: int, n_centres: int) -> tuple[np.ndarray, np.ndarray]:
     """Sums over each event's sessions ``[lo, hi)`` of per-pair quantities, by prefix sums.
 
-    ``fill(pairs, out)`` writes, for an array of pair numbers, the quantities
-    to sum into ``out`` (sessions x n_quantities x pairs, zero where a session
-    is not usable) and returns the (n_centres x pairs) centres it subtracted
-    from the data. Pairs are processed in groups that keep the prefix block in
-    cache. Returns (sums: n_quantities x events, centres: n_centres x events).
+    ``fill(pairs, out, ev, local)`` writes, for an array of pair numbers, the
+    quantities to sum into ``out`` (sessions x n_quantities x pairs, zero where
+    a session is not usable) and returns the (n_centres x pairs) centres it
+    subtracted from the data; ``ev`` are the events of those pairs and
+    ``local`` their pair's column in ``out`` (for per-event work done while
+    the pairs' data is in cache). ``order`` sorts the events by pair. Pairs are
+    processed in groups that keep the prefix block in cache. Returns (sums:
+    n_quantities x events, centres: n_centres x events).
     """
     n_events = len(pair_of)
-    sums = np.empty((n_quantities, n_events))
+    sums = np.empty((n_quantities, n_events))       # in pair order, unpermuted at the end
     centres = np.empty((n_centres, n_events))
-    order = np.argsort(pair_of, kind="stable")
     bounds = np.searchsorted(pair_of[order], np.arange(n_pairs + 1), side="left")
     group = max(1, _PREFIX_ELEMENTS // max(1, (n_sessions + 1) * n_quantities))
     buffer = np.empty((n_sessions + 1) * n_quantities * min(group, max(n_pairs, 1)))
@@ -604,14 +634,17 @@ def _window_sums(fill: Callable[[np.ndarray, np.ndarray], np.ndarray], pair_of: 
         block = buffer[:(n_sessions + 1) * n_quantities * width].reshape(
             n_sessions + 1, n_quantities, width)
         block[0] = 0.0
-        centre = fill(pairs, block[1:])
+        a, b = bounds[first], bounds[first + width]
+        ev = order[a:b]
+        local = pair_of[ev] - first
+        centre = fill(pairs, block[1:], ev, local)
         flat = block.reshape(n_sessions + 1, n_quantities * width)
         np.add.accumulate(flat, axis=0, out=flat)
-        ev = order[bounds[first]:bounds[first + width]]
-        local = pair_of[ev] - first
-        sums[:, ev] = (block[hi[ev], :, local] - block[lo[ev], :, local]).T
-        centres[:, ev] = centre[:, local]
-    return sums, centres
+        sums[:, a:b] = (block[hi[ev], :, local] - block[lo[ev], :, local]).T
+        centres[:, a:b] = centre[:, local]
+    back = np.empty_like(order)
+    back[order] = np.arange(n_events)
+    return sums[:, back], centres[:, back]
 
 
 def _pilot_centre(y: np.ndarray) -> np.ndarray:
@@ -629,22 +662,37 @@ def _pilot_centre(y: np.ndarray) -> np.ndarray:
 
 def _gather_days(matrix: np.ndarray, columns: np.ndarray, position: np.ndarray,
                  days: np.ndarray) -> np.ndarray:
-    """``matrix[position + day, column]`` per event and day; NaN off the grid."""
-    idx = position[:, None] + days[None, :]
-    inside = (idx >= 0) & (idx < matrix.shape[0])
-    out = matrix[np.clip(idx, 0, matrix.shape[0] - 1), columns[:, None]]
-    out[~inside] = np.nan
+    """``matrix[position + day, column]``, days x events; NaN off the grid."""
+    n_rows = matrix.shape[0]
+    idx = days[:, None] + position[None, :]
+    clipped = np.clip(idx, 0, n_rows - 1)
+    if len(columns) and (columns == columns[0]).all():
+        out = matrix[:, columns[0]][clipped]          # one series: a 1-D gather
+    else:
+        out = matrix[clipped, columns[None, :]]
+    _blank_off_grid(out, idx, position, days, n_rows)
     return out
 
 
-def _estimation_sums(inp: _Inputs, todo: np.ndarray, lo: np.ndarray,
-                     hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _blank_off_grid(out: np.ndarray, idx: np.ndarray, position: np.ndarray, days: np.ndarray,
+                    n_rows: int) -> None:
+    """Set NaN where ``idx`` (days x events) falls off the grid of ``n_rows`` sessions."""
+    edge = np.flatnonzero((position + days[0] < 0) | (position + days[-1] >= n_rows))
+    if len(edge):
+        sub = idx[:, edge]
+        out[:, edge] = np.where((sub < 0) | (sub >= n_rows), np.nan, out[:, edge])
+
+
+def _estimation_sums(inp: _Inputs, todo: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                     days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sums over each event's usable estimation sessions ``[lo, hi)``.
 
     Returns ``sums`` (rows: usable count, the k centred regressors, the
     centred regressand y, the regressor cross-products (upper triangle), the
     regressor-y products, y^2; columns: events of ``todo``) and ``centres``
-    (rows: y's centre, then the regressors'; columns: events).
+    (rows: y's centre, then the regressors'; columns: events), and the
+    asset's returns on the event ``days`` (events x days, NaN off the grid),
+    gathered while each symbol's column is in cache.
 
     The regressors (benchmark or factors) are shared by every symbol that uses
     them, so their moments are prefix-summed once per regressor group over
@@ -703,42 +751,66 @@ def _estimation_sums(inp: _Inputs, todo: np.ndarray, lo: np.ndarray,
             rows[:, 1 + k + t] = zc_all[gi, :, a] * zc_all[gi, :, c]
         np.cumsum(rows, axis=0, out=shared_prefix[gi, 1:])
 
+    usable_everywhere = usable_all.all(axis=1)
+
     # Pairs (symbol, group): y and its products, by prefix sums.
     pair_key = inp.sym_col[todo] * n_groups + group_local
-    pair_keys, pair_of = np.unique(pair_key, return_inverse=True)
-    pair_of = pair_of.reshape(-1).astype(np.int64)
+    pair_keys, pair_of, pair_order = _pairs(pair_key)
     pair_sym = pair_keys // n_groups
     pair_group = pair_keys % n_groups
     missing_pairs: list[np.ndarray] = []
     missing_sessions: list[np.ndarray] = []
 
-    def fill(pairs: np.ndarray, out: np.ndarray) -> np.ndarray:
+    position = inp.position[todo]
+    r_ev = np.empty((len(days), m))
+
+    def fill(pairs: np.ndarray, out: np.ndarray, ev: np.ndarray, local: np.ndarray) -> np.ndarray:
         y = out[:, 0, :]
-        raw = values[:, pair_sym[pairs]]
+        cols = pair_sym[pairs]
+        if cols[-1] - cols[0] == len(cols) - 1:     # sorted distinct: a run of columns
+            raw = values[:, cols[0]:cols[-1] + 1]   # a view, no copy
+        else:
+            raw = np.take(values, cols, axis=1)
+        idx = days[:, None] + position[ev]
+        r_ev[:, ev] = raw[np.clip(idx, 0, n_sessions - 1), local]
         gs = pair_group[pairs]
         one = bool((gs == gs[0]).all())
-        shift = shifts[gs[0]] if one else None
-        if one and shift is not None:
-            raw -= shift[:, None]
-        elif not one and shifts[0] is not None:
-            raw -= np.stack([shifts[g] for g in gs], axis=1)
-        centre = _pilot_centre(raw)
-        np.subtract(raw, centre, out=y)
-        lacking = np.isnan(y)
-        usable = usable_all[gs[0]][:, None] if one else usable_all[gs].T
-        cells = lacking & usable                   # regressors there, asset return not
-        t_idx, p_idx = np.nonzero(cells)
+        if shifts[gs[0]] is not None:               # y = r - benchmark, or r - rf
+            shift = shifts[gs[0]][:, None] if one else np.stack([shifts[g] for g in gs], axis=1)
+            np.subtract(raw, shift, out=y)
+            centre = _pilot_centre(y)
+            y -= centre
+        else:
+            centre = _pilot_centre(raw)
+            np.subtract(raw, centre, out=y)
+        # Zero y where it cannot be used; list the cells where only the asset's return
+        # is missing (the regressors are there): their regressor moments are subtracted.
+        width = len(pairs)
+        if one:
+            flat = np.flatnonzero(np.isnan(y))       # sparse: y is NaN only where missing
+            t_idx, p_idx = np.divmod(flat, width)
+            y[t_idx, p_idx] = 0.0
+            if not usable_everywhere[gs[0]]:
+                usable = usable_all[gs[0]]
+                y[~usable] = 0.0
+                keep = usable[t_idx]
+                t_idx, p_idx = t_idx[keep], p_idx[keep]
+        else:
+            usable = usable_all[gs].T
+            lacking = np.isnan(y)
+            t_idx, p_idx = np.divmod(np.flatnonzero(lacking & usable), width)
+            np.copyto(y, 0.0, where=lacking | ~usable)
         if len(t_idx):
             missing_pairs.append(pairs[p_idx])
             missing_sessions.append(t_idx)
-        np.copyto(y, 0.0, where=lacking | ~usable)
         zc = zc_all[gs[0]][:, None, :] if one else zc_all[gs].transpose(1, 0, 2)
         for j in range(k):
             np.multiply(zc[:, :, j], y, out=out[:, 1 + j, :])
         np.multiply(y, y, out=out[:, 1 + k, :])
         return centre[None, :]
 
-    pair_sums, y_centre = _window_sums(fill, pair_of, len(pair_keys), lo, hi, n_sessions,
+    pair_sums, y_centre = _window_sums(fill, pair_of, pair_order, len(pair_keys), lo, hi,
+                                       n_sessions,
                                        n_pair, 1)
 
     # Regressor moments over the usable sessions: shared sums minus the missing cells.
@@ -750,12 +822,24 @@ def _estimation_sums(inp: _Inputs, todo: np.ndarray, lo: np.ndarray,
         cell_key = cell_pair * (n_sessions + 1) + cell_t
         order = np.argsort(cell_key, kind="stable")
         cell_key, cell_pair, cell_t = cell_key[order], cell_pair[order], cell_t[order]
-        cell_prefix = np.zeros((len(cell_key) + 1, n_shared))
-        np.cumsum(shared_rows[pair_group[cell_pair], cell_t], axis=0, out=cell_prefix[1:])
-        base = pair_of * (n_sessions + 1)
-        a = np.searchsorted(cell_key, base + lo)
-        b = np.searchsorted(cell_key, base + hi)
-        shared -= cell_prefix[b] - cell_prefix[a]
+        cell_rows = np.zeros((len(cell_key) + 1, n_shared))          # + a zero row
+        cell_rows[:-1] = shared_rows[pair_group[cell_pair], cell_t]
+        # Only events whose pair has missing cells need a search; each sums the cells
+        # of its window directly (no long prefix sums, so no loss of precision).
+        first_cell = np.searchsorted(cell_pair, np.arange(len(pair_keys) + 1))
+        some = np.flatnonzero(first_cell[pair_of + 1] > first_cell[pair_of])
+        base = pair_of[some] * (n_sessions + 1)
+        a = np.searchsorted(cell_key, base + lo[some])
+        b = np.searchsorted(cell_key, base + hi[some])
+        # reduceat over interleaved (a, b) bounds sorted by a: the gaps between windows
+        # (odd slices, discarded) then add up to at most the number of cells.
+        by_start = np.argsort(a, kind="stable")
+        some, a, b = some[by_start], a[by_start], b[by_start]
+        bounds = np.empty(2 * len(some), dtype=np.int64)
+        bounds[0::2], bounds[1::2] = a, b
+        if len(bounds):
+            within = np.add.reduceat(cell_rows, bounds, axis=0)[0::2]
+            shared[some] -= np.where((b > a)[:, None], within, 0.0)
     sums = np.empty((1 + k + 1 + len(tri) + k + 1, m))
     sums[0] = shared[:, 0]
     sums[1:1 + k] = shared[:, 1:1 + k].T
@@ -763,7 +847,54 @@ def _estimation_sums(inp: _Inputs, todo: np.ndarray, lo: np.ndarray,
     sums[2 + k:2 + k + len(tri)] = shared[:, 1 + k:].T
     sums[2 + k + len(tri):] = pair_sums[1:]
     centres = np.vstack([y_centre[0][None, :], z_centre[gl].T])
-    return sums, centres
+    _blank_off_grid(r_ev, days[:, None] + position[None, :], position, days, n_sessions)
+    return sums, centres, r_ev
+
+
+def _direct_fit(inp: _Inputs, rows: np.ndarray, estimation: tuple[int, int]) -> dict:
+    """The fit of events ``rows`` from their gathered estimation blocks (centred OLS).
+
+    The numerically careful path, as the single-event code computes it, for
+    the few events whose prefix-sum fit is ill-conditioned.
+    """
+    model = inp.model
+    k = _N_REGRESSORS[model]
+    days = np.arange(estimation[0], estimation[1] + 1)
+    pos = inp.position[rows]
+    y = _gather_days(inp.values, inp.sym_col[rows], pos, days).T          # (m, E)
+    zs: list[np.ndarray] = []
+    if model in ("market", "market_adjusted"):
+        bench = _gather_days(inp.bench, inp.bench_col[rows], pos, days).T
+        if model == "market":
+            zs = [bench]
+        else:
+            y = y - bench
+    elif model == "ff3":
+        fac = [_gather_days(inp.factors, np.full(len(rows), j), pos, days).T for j in range(4)]
+        y = y - fac[3]
+        zs = fac[:3]
+    valid = ~np.isnan(y)
+    for z in zs:
+        valid &= ~np.isnan(z)
+    n = valid.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        my = np.where(valid, y, 0.0).sum(axis=1) / n
+        dy = np.where(valid, y - my[:, None], 0.0)
+        mz = np.stack([np.where(valid, z, 0.0).sum(axis=1) / n for z in zs]) if k \
+            else np.zeros((0, len(rows)))
+        dz = [np.where(valid, z - mz[j][:, None], 0.0) for j, z in enumerate(zs)]
+        out = {"my": my}
+        if k:
+            S = np.einsum("jme,lme->mjl", np.stack(dz), np.stack(dz))
+            sxy = np.einsum("jme,me->mj", np.stack(dz), dy)
+            S_inv = np.linalg.inv(S)
+            b = np.einsum("mjl,ml->mj", S_inv, sxy)
+            resid = dy - sum(b[:, j:j + 1] * dz[j] for j in range(k))
+            out.update(alpha=my - np.einsum("mj,jm->m", b, mz), b=b, mz=mz, S_inv=S_inv)
+        else:
+            resid = dy
+        out["ssr"] = np.einsum("me,me->m", resid, resid)
+    return out
 
 
 def _fit(inp: _Inputs, spec: StudySpec) -> dict[str, np.ndarray]:
@@ -781,22 +912,22 @@ def _fit(inp: _Inputs, spec: StudySpec) -> dict[str, np.ndarray]:
         "b": np.full((n, k), np.nan),
         "sigma": np.full(n, np.nan),
         "singular": np.zeros(n, dtype=bool),
-        "event_ar": np.full((n, len(days)), np.nan),
-        "event_var": np.full((n, len(days)), np.nan),
-        "event_r": np.full((n, len(days)), np.nan),
-        "event_market": np.full((n, len(days)), np.nan),
+        # days x events: the layout of a DataFrame's block, and of the window sums
+        "event_ar": np.full((len(days), n), np.nan),
+        "event_var": np.full((len(days), n), np.nan),
+        "event_r": np.full((len(days), n), np.nan),
+        "event_market": np.full((len(days), n), np.nan),
     }
     todo = np.flatnonzero((inp.status == "ok") | (inp.status == "no_benchmark"))
     if len(todo) == 0:
         return out
     pos = inp.position[todo]
-    sym = inp.sym_col[todo]
     lo = np.clip(pos + est0, 0, n_sessions)
     hi = np.clip(pos + est1 + 1, 0, n_sessions)
-    values, bench, fac = inp.values, inp.bench, inp.factors
+    bench, fac = inp.bench, inp.factors
 
     tri = [(a, c) for a in range(k) for c in range(a, k)]
-    sums, centres = _estimation_sums(inp, todo, lo, hi)
+    sums, centres, r_ev = _estimation_sums(inp, todo, lo, hi, days)
     cnt = np.rint(sums[0]).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         nf = cnt.astype(np.float64)
@@ -812,6 +943,15 @@ def _fit(inp: _Inputs, spec: StudySpec) -> dict[str, np.ndarray]:
             b = np.zeros((len(todo), 0))
             singular = np.zeros(len(todo), dtype=bool)
             alpha = np.full(len(todo), np.nan)
+        elif k == 1:                                          # the market model, closed form
+            sxx = szz_raw[0] - sz[0] * sz[0] / nf
+            sxy1 = szy_raw[0] - sz[0] * sy / nf
+            singular = (cnt > 0) & ~(sxx > _DEGENERATE * szz_raw[0])
+            beta = sxy1 / sxx
+            alpha = my - beta * mz[0]
+            ssr = np.maximum(syy - beta * sxy1, 0.0)
+            b = beta[:, None]
+            S_inv = (1.0 / sxx)[:, None, None]
         else:
             S = np.empty((len(todo), k, k))
             for t, (a, c) in enumerate(tri):
@@ -820,24 +960,35 @@ def _fit(inp: _Inputs, spec: StudySpec) -> dict[str, np.ndarray]:
             diag = np.stack([S[:, a, a] for a in range(k)], axis=1)
             raw_diag = np.stack([szz_raw[tri.index((a, a))] for a in range(k)], axis=1)
             singular = (cnt > 0) & ~(diag > _DEGENERATE * raw_diag).all(axis=1)
-            if k == 1:
-                S_inv = 1.0 / S
-            else:
-                scale = np.sqrt(np.abs(diag[:, :, None] * diag[:, None, :]))
-                corr = np.where(scale > 0, S / np.where(scale > 0, scale, 1.0), 0.0)
-                corr = np.where(np.isfinite(corr), corr, 0.0)
-                singular |= (cnt > 0) & ~(np.linalg.det(corr) > 1e-10)
-                safe = singular | ~np.isfinite(S).all(axis=(1, 2))
-                S_inv = np.linalg.inv(np.where(safe[:, None, None], np.eye(k), S))
-                S_inv[safe] = np.nan
+            # Collinear factors: a scale-free test on the correlation matrix's determinant.
+            scale = np.sqrt(np.abs(diag[:, :, None] * diag[:, None, :]))
+            corr = np.where(scale > 0, S / np.where(scale > 0, scale, 1.0), 0.0)
+            corr = np.where(np.isfinite(corr), corr, 0.0)
+            singular |= (cnt > 0) & ~(np.linalg.det(corr) > 1e-10)
+            safe = singular | ~np.isfinite(S).all(axis=(1, 2))
+            S_inv = np.linalg.inv(np.where(safe[:, None, None], np.eye(k), S))
+            S_inv[safe] = np.nan
             b = np.einsum("mkl,ml->mk", S_inv, sxy)
             alpha = my - np.einsum("mk,km->m", b, mz)
             ssr = np.maximum(syy - np.einsum("mk,mk->m", b, sxy), 0.0)
+        if k == 0:
+            S_inv = np.zeros((len(todo), 0, 0))
+        # Where the residual sum of squares is a small share of the (centred-about-the-
+        # pilot) total, SSR = Syy - b'Sxy loses digits: refit those events directly.
+        fragile = np.flatnonzero((nf > k + 1) & ~singular & ~(ssr > _REFIT_SHARE * sums[-1]))
+        if len(fragile):
+            direct = _direct_fit(inp, todo[fragile], spec.estimation)
+            my[fragile] = direct["my"]
+            ssr[fragile] = direct["ssr"]
+            if k:
+                alpha[fragile] = direct["alpha"]
+                b[fragile] = direct["b"]
+                mz[:, fragile] = direct["mz"]
+                S_inv[fragile] = direct["S_inv"]
         dof = nf - (k + 1)
         s2 = np.where(dof > 0, ssr / np.where(dof > 0, dof, 1.0), np.nan)
 
     # Event days.
-    r_ev = _gather_days(values, sym, pos, days)
     if model in ("market", "market_adjusted"):
         m_ev = _gather_days(bench, inp.bench_col[todo], pos, days)
         z_ev = [m_ev] if model == "market" else []
@@ -852,19 +1003,26 @@ def _fit(inp: _Inputs, spec: StudySpec) -> dict[str, np.ndarray]:
         z_ev = []
         y_ev = r_ev
     with np.errstate(invalid="ignore", divide="ignore"):
+        # Everything below is days x events.
         if model == "mean":
-            ar = y_ev - my[:, None]
-            factor = np.broadcast_to((1.0 + 1.0 / nf)[:, None], ar.shape)
+            ar = y_ev - my
+            factor = np.broadcast_to(1.0 + 1.0 / nf, ar.shape)
         elif model == "market_adjusted":
             ar = y_ev
             factor = np.ones_like(ar)
         else:
-            fitted = alpha[:, None] + sum(b[:, j:j + 1] * z_ev[j] for j in range(k))
-            ar = y_ev - fitted
-            d = np.stack([z_ev[j] - mz[j][:, None] for j in range(k)], axis=2)   # (m, D, k)
-            quad = np.einsum("mdk,mkl,mdl->md", d, S_inv, d)
-            factor = 1.0 + 1.0 / nf[:, None] + quad
-        var = np.where(np.isnan(ar), np.nan, s2[:, None] * factor)
+            ar = y_ev - alpha
+            for j in range(k):
+                ar -= b[:, j] * z_ev[j]
+            if k == 1:
+                d = z_ev[0] - mz[0]
+                quad = d * d * S_inv[:, 0, 0]
+            else:
+                d = np.stack([z_ev[j] - mz[j] for j in range(k)], axis=2)   # (D, m, k)
+                quad = np.einsum("dmk,mkl,dml->dm", d, S_inv, d)
+            factor = 1.0 + 1.0 / nf + quad
+        var = s2 * factor
+        var[np.isnan(ar)] = np.nan
 
     out["n_est"][todo] = cnt
     out["alpha"][todo] = alpha
@@ -872,10 +1030,13 @@ def _fit(inp: _Inputs, spec: StudySpec) -> dict[str, np.ndarray]:
     out["b"][todo] = b
     out["sigma"][todo] = np.sqrt(s2)
     out["singular"][todo] = singular
-    out["event_ar"][todo] = ar
-    out["event_var"][todo] = var
-    out["event_r"][todo] = r_ev
-    out["event_market"][todo] = m_ev
+    every = len(todo) == n
+    for key, value in (("event_ar", ar), ("event_var", var), ("event_r", r_ev),
+                       ("event_market", m_ev)):
+        if every:
+            out[key] = np.ascontiguousarray(value)
+        else:
+            out[key][:, todo] = value
     return out
 
 
@@ -884,11 +1045,10 @@ def _finish_status(inp: _Inputs, spec: StudySpec, fit: dict[str, np.ndarray]) ->
     est0, est1 = spec.estimation
     status, reason = inp.status, inp.reason
     cnt = fit["n_est"]
-    few = (status == "ok") & (cnt < spec.min_obs)
-    for i in np.flatnonzero(few):
-        status[i] = "insufficient_history"
-        reason[i] = (f"insufficient history: {cnt[i]} estimation returns in sessions "
-                     f"[{est0},{est1}], need {spec.min_obs}")
+    few = np.flatnonzero((status == "ok") & (cnt < spec.min_obs))
+    status[few] = "insufficient_history"
+    reason[few] = [f"insufficient history: {c} estimation returns in sessions "
+                   f"[{est0},{est1}], need {spec.min_obs}" for c in cnt[few].tolist()]
     degenerate = (status == "ok") & fit["singular"]
     what = "the factors are constant or collinear" if inp.model == "ff3" else \
         "the benchmark returns are constant"
@@ -897,73 +1057,87 @@ def _finish_status(inp: _Inputs, spec: StudySpec, fit: dict[str, np.ndarray]) ->
         reason[i] = (f"insufficient history: {what} over the {cnt[i]} estimation returns in "
                      f"sessions [{est0},{est1}]; the model is undefined")
     bad = status != "ok"
-    for key in ("alpha", "mean", "b", "sigma", "event_ar", "event_var"):
+    for key in ("alpha", "mean", "b", "sigma"):
         fit[key][bad] = np.nan
+    for key in ("event_ar", "event_var"):
+        fit[key][:, bad] = np.nan
     return ~bad
 
 
 def _windows(spec: StudySpec, fit: dict[str, np.ndarray], ok: np.ndarray,
              has_bench: bool) -> dict[str, np.ndarray]:
-    """Window figures, arrays of shape (events, windows)."""
+    """Window figures, arrays of shape (events, windows).
+
+    The event-day arrays are days x events, so a window's reductions run over
+    contiguous rows.
+    """
     n = len(ok)
     day0 = spec.event_days[0]
     nw = len(spec.windows)
-    res = {key: np.full((n, nw), np.nan) for key in ("raw", "benchmark", "car", "bhar", "t_stat")}
-    res["n_obs"] = np.zeros((n, nw), dtype=np.int64)
-    res["complete"] = np.zeros((n, nw), dtype=bool)
-    ar_all, r_all, m_all = fit["event_ar"], fit["event_r"], fit["event_market"]
+    res = {key: np.empty((n, nw)) for key in ("raw", "benchmark", "car", "bhar", "t_stat")}
+    res["n_obs"] = np.empty((n, nw), dtype=np.int64)
+    res["complete"] = np.empty((n, nw), dtype=bool)
+    if not has_bench:
+        res["benchmark"][:] = np.nan
+    ar = fit["event_ar"]
+    r = fit["event_r"]
     sigma = fit["sigma"]
-    has_ar_all = ~np.isnan(ar_all)
-    days_all = np.where(ok[:, None], has_ar_all, ~np.isnan(r_all))
-    growth_all = np.where(days_all, 1.0 + r_all, 1.0)
+    has_ar = ~np.isnan(ar)
+    days = np.where(ok, has_ar, ~np.isnan(r))
     with np.errstate(invalid="ignore", divide="ignore"):
-        expected_all = np.where(has_ar_all, 1.0 + r_all - ar_all, 1.0)
-        ar0_all = np.where(has_ar_all, ar_all, 0.0)
-        bench_all = np.where(days_all, 1.0 + m_all, 1.0) if has_bench else None
+        growth = np.where(days, 1.0 + r, 1.0)
+        expected = np.where(has_ar, 1.0 + r - ar, 1.0)
+        ar0 = np.where(has_ar, ar, 0.0)
+        if has_bench:
+            m = fit["event_market"]
+            bench = np.where(days, 1.0 + m, 1.0)
+            bench_gap = days & np.isnan(m)
         for j, (s, e) in enumerate(spec.windows):
             c0, c1 = s - day0, e - day0 + 1
-            length = e - s + 1
-            days = days_all[:, c0:c1]
-            n_days = days.sum(axis=1)
-            n_obs = has_ar_all[:, c0:c1].sum(axis=1)
+            n_days = days[c0:c1].sum(axis=0)
+            n_obs = has_ar[c0:c1].sum(axis=0)
             any_day = n_days > 0
-            growth = growth_all[:, c0:c1].prod(axis=1)
-            res["raw"][:, j] = np.where(any_day, growth - 1.0, np.nan)
-            if bench_all is not None:
-                m_gap = (days & np.isnan(m_all[:, c0:c1])).any(axis=1)
-                res["benchmark"][:, j] = np.where(
-                    any_day & ~m_gap, bench_all[:, c0:c1].prod(axis=1) - 1.0, np.nan)
+            g = growth[c0:c1].prod(axis=0)
+            res["raw"][:, j] = np.where(any_day, g - 1.0, np.nan)
+            if has_bench:
+                res["benchmark"][:, j] = np.where(any_day & ~bench_gap[c0:c1].any(axis=0),
+                                               bench[c0:c1].prod(axis=0) - 1.0, np.nan)
             has = n_obs > 0
-            car = np.where(has, ar0_all[:, c0:c1].sum(axis=1), np.nan)
+            car = np.where(has, ar0[c0:c1].sum(axis=0), np.nan)
             res["car"][:, j] = car
-            res["bhar"][:, j] = np.where(has, growth - expected_all[:, c0:c1].prod(axis=1),
-                                         np.nan)
+            res["bhar"][:, j] = np.where(has, g - expected[c0:c1].prod(axis=0), np.nan)
             res["t_stat"][:, j] = np.where(has & (sigma > 0), car / (sigma * np.sqrt(n_obs)),
                                            np.nan)
             res["n_obs"][:, j] = n_obs
-            res["complete"][:, j] = n_days == length
+            res["complete"][:, j] = n_days == e - s + 1
     return res
 
 
-def _confounding(symbols: np.ndarray, position: np.ndarray,
+def _confounding(symbols: np.ndarray, sym_col: np.ndarray, position: np.ndarray,
                  span: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """(confounded, duplicates) per event, by sorted keys and binary search."""
     n = len(symbols)
     confounded = np.zeros(n, dtype=bool)
     duplicates = np.zeros(n, dtype=np.int64)
-    placed = position >= 0
-    if not placed.any():
+    placed = np.flatnonzero(position >= 0)
+    if len(placed) == 0:
         return confounded, duplicates
-    codes, _ = pd.factorize(symbols[placed])
-    key = np.asarray(codes, dtype=np.int64) * (np.int64(1) << np.int64(40)) + position[placed]
-    keys = np.sort(key)
+    # Symbol codes: the returns column, or past the columns for symbols without prices.
+    codes = sym_col[placed].copy()
+    unknown = codes < 0
+    if unknown.any():
+        extra, _ = pd.factorize(symbols[placed][unknown])
+        codes[unknown] = int(sym_col.max(initial=0)) + 1 + np.asarray(extra, dtype=np.int64)
+    key = codes * (np.int64(1) << np.int64(40)) + position[placed]
+    order = np.argsort(key)
+    keys = key[order]
     c0, c1 = span
-    same = np.searchsorted(keys, key, "right") - np.searchsorted(keys, key, "left") - 1
-    in_window = np.searchsorted(keys, key + c1, "right") - np.searchsorted(keys, key + c0, "left")
+    same = np.searchsorted(keys, keys, "right") - np.searchsorted(keys, keys, "left") - 1
+    in_window = np.searchsorted(keys, keys + c1, "right") - np.searchsorted(keys, keys + c0, "left")
     if c0 <= 0 <= c1:
         in_window = in_window - same - 1
-    confounded[placed] = in_window > 0
-    duplicates[placed] = same
+    confounded[placed[order]] = in_window > 0
+    duplicates[placed[order]] = same
     return confounded, duplicates
 
 
@@ -983,10 +1157,9 @@ def _abnormal_volume(inp: _Inputs, spec: StudySpec) -> tuple[np.ndarray, np.ndar
     pos = inp.position[todo]
     lo = np.clip(pos + est0, 0, n_sessions)
     hi = np.clip(pos + est1 + 1, 0, n_sessions)
-    cols, pair_of = np.unique(inp.vol_col[todo], return_inverse=True)
-    pair_of = pair_of.reshape(-1).astype(np.int64)
+    cols, pair_of, pair_order = _pairs(inp.vol_col[todo])
 
-    def fill(pairs: np.ndarray, out: np.ndarray) -> np.ndarray:
+    def fill(pairs: np.ndarray, out: np.ndarray, ev: np.ndarray, local: np.ndarray) -> np.ndarray:
         v = volume[:, cols[pairs]]
         with np.errstate(invalid="ignore", divide="ignore"):
             valid = v > 0
@@ -999,7 +1172,7 @@ def _abnormal_volume(inp: _Inputs, spec: StudySpec) -> tuple[np.ndarray, np.ndar
         np.multiply(out[:, 2, :], out[:, 2, :], out=out[:, 3, :])
         return centre[None, :]
 
-    sums, centres = _window_sums(fill, pair_of, len(cols), lo, hi, n_sessions, 4, 1)
+    sums, centres = _window_sums(fill, pair_of, pair_order, len(cols), lo, hi, n_sessions, 4, 1)
     v0 = volume[pos, inp.vol_col[todo]]
     with np.errstate(invalid="ignore", divide="ignore"):
         cnt = np.rint(sums[0])
@@ -1016,55 +1189,84 @@ def _abnormal_volume(inp: _Inputs, spec: StudySpec) -> tuple[np.ndarray, np.ndar
 
 
 def _estimation_frames(inp: _Inputs, spec: StudySpec, fit: dict[str, np.ndarray],
-                       ok: np.ndarray, ids: pd.Index):
-    """Builders of ``est_ar`` and ``est_market`` (called on first access)."""
+                       ok: np.ndarray, ids: pd.Index) -> tuple[_Lazy, _Lazy]:
+    """Builders of ``est_ar`` and ``est_market`` (called on first access).
+
+    The series are laid out series-major with NaN padding, so that each
+    event's estimation window is one contiguous slice, gathered for a block
+    of events at a time through a sliding-window view.
+    """
     est0, est1 = spec.estimation
-    days = np.arange(est0, est1 + 1)
-    columns = pd.Index(days.astype(np.int64), name="relative_day")
+    width = est1 - est0 + 1
+    columns = pd.Index(np.arange(est0, est1 + 1, dtype=np.int64), name="relative_day")
     model = inp.model
     n = inp.n
-    placed = np.flatnonzero((inp.status == "ok") | (inp.status == "no_benchmark")
-                            | (inp.status == "insufficient_history"))
-    placed = placed[inp.sym_col[placed] >= 0]
-    placed = placed[inp.position[placed] >= 0]
+    n_sessions = inp.values.shape[0]
+    pad_left, pad_right = max(0, -est0), max(0, est1)
+    placed = np.flatnonzero(np.isin(inp.status, ("ok", "no_benchmark", "insufficient_history")))
     alpha, mean, b = fit["alpha"], fit["mean"], fit["b"]
 
-    def market_block(rows: np.ndarray) -> np.ndarray:
-        pos = inp.position[rows]
+    class _Series:
+        """Columns of a (sessions x series) matrix, series-major and NaN-padded."""
+
+        def __init__(self, matrix: np.ndarray, column_of_rows: np.ndarray) -> None:
+            used, local = np.unique(column_of_rows, return_inverse=True)
+            padded = np.full((len(used), pad_left + n_sessions + pad_right), np.nan)
+            padded[:, pad_left:pad_left + n_sessions] = matrix[:, used].T
+            self.view = sliding_window_view(padded, width, axis=1)
+            self.local = local.reshape(-1)
+
+        def windows(self, chunk: slice, rows: np.ndarray) -> np.ndarray:
+            """Estimation windows (events x width) of ``rows[chunk]``."""
+            starts = inp.position[rows[chunk]] + est0 + pad_left
+            return self.view[self.local[chunk], starts]
+
+    def market_series(rows: np.ndarray) -> _Series | None:
         if model in ("market", "market_adjusted"):
-            return _gather_days(inp.bench, inp.bench_col[rows], pos, days)
+            return _Series(inp.bench, inp.bench_col[rows])
         if model == "ff3":
-            return (_gather_days(inp.factors, np.zeros(len(rows), np.int64), pos, days)
-                    + _gather_days(inp.factors, np.full(len(rows), 3), pos, days))
-        return np.full((len(rows), len(days)), np.nan)
+            market = (inp.factors[:, 0] + inp.factors[:, 3])[:, None]
+            return _Series(market, np.zeros(len(rows), np.int64))
+        return None
+
+    def chunks(rows: np.ndarray):
+        for c in range(0, len(rows), _EST_CHUNK):
+            yield slice(c, c + _EST_CHUNK)
+
+    def frame(values: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(values, index=ids, columns=columns, copy=False)
 
     def build_market() -> pd.DataFrame:
-        out = np.full((n, len(days)), np.nan)
-        if model != "mean":
-            for c in range(0, len(placed), _EST_CHUNK):
-                rows = placed[c:c + _EST_CHUNK]
-                out[rows] = market_block(rows)
-        return pd.DataFrame(out, index=ids, columns=columns, copy=False)
+        out = np.full((n, width), np.nan)
+        if model != "mean" and len(placed):
+            market = market_series(placed)
+            for chunk in chunks(placed):
+                out[placed[chunk]] = market.windows(chunk, placed)
+        return frame(out)
 
     def build_ar() -> pd.DataFrame:
-        out = np.full((n, len(days)), np.nan)
-        rows_ok = np.flatnonzero(ok)
-        for c in range(0, len(rows_ok), _EST_CHUNK):
-            rows = rows_ok[c:c + _EST_CHUNK]
-            pos = inp.position[rows]
-            r = _gather_days(inp.values, inp.sym_col[rows], pos, days)
+        out = np.full((n, width), np.nan)
+        rows = np.flatnonzero(ok)
+        if len(rows) == 0:
+            return frame(out)
+        asset = _Series(inp.values, inp.sym_col[rows])
+        market = market_series(rows) if model in ("market", "market_adjusted") else None
+        fac = [_Series(inp.factors[:, j:j + 1], np.zeros(len(rows), np.int64))
+               for j in range(4)] if model == "ff3" else []
+        for chunk in chunks(rows):
+            r = asset.windows(chunk, rows)
+            here = rows[chunk]
             if model == "mean":
-                out[rows] = r - mean[rows, None]
+                r = r - mean[here, None]
             elif model == "market_adjusted":
-                out[rows] = r - market_block(rows)
+                r = r - market.windows(chunk, rows)
             elif model == "market":
-                out[rows] = r - alpha[rows, None] - b[rows, 0:1] * market_block(rows)
+                r = r - (alpha[here, None] + b[here, 0:1] * market.windows(chunk, rows))
             else:
-                pos_f = [_gather_days(inp.factors, np.full(len(rows), j), pos, days)
-                         for j in range(4)]
-                fitted = alpha[rows, None] + sum(b[rows, j:j + 1] * pos_f[j] for j in range(3))
-                out[rows] = r - pos_f[3] - fitted
-        return pd.DataFrame(out, index=ids, columns=columns, copy=False)
+                f = [series.windows(chunk, rows) for series in fac]
+                r = r - f[3] - (alpha[here, None] + sum(b[here, j:j + 1] * f[j] for j in range(3)))
+            out[here] = r
+        return frame(out)
 
     return _Lazy(build_ar), _Lazy(build_market)
 
@@ -1082,7 +1284,7 @@ def _assemble(inp: _Inputs, meta: dict, spec: StudySpec, fit: dict[str, np.ndarr
 
     def obj(values: np.ndarray) -> pd.Series:
         # object dtype keeps None (pandas 3's str dtype would turn it into NaN)
-        return pd.Series(values, index=ids, dtype=object)
+        return pd.Series(values, index=ids, dtype=object, copy=False)
 
     betas = np.full((n, 3), np.nan)
     beta = np.full(n, np.nan)
@@ -1094,43 +1296,46 @@ def _assemble(inp: _Inputs, meta: dict, spec: StudySpec, fit: dict[str, np.ndarr
     events = pd.DataFrame(
         {
             "symbol": obj(meta["symbols"]),
-            "session": pd.Series(session_values, index=ids),
-            "given_session": pd.Series(meta["given"].to_numpy(), index=ids),
+            "session": session_values,
+            "given_session": meta["given"].to_numpy(copy=True),
             "benchmark": obj(meta["bench_name"]),
             "status": obj(inp.status),
             "reason": obj(inp.reason),
-            "n_est": pd.Series(fit["n_est"], index=ids),
-            "alpha": pd.Series(alpha, index=ids),
-            "beta": pd.Series(beta, index=ids),
-            "beta_mkt": pd.Series(betas[:, 0], index=ids),
-            "beta_smb": pd.Series(betas[:, 1], index=ids),
-            "beta_hml": pd.Series(betas[:, 2], index=ids),
-            "sigma": pd.Series(fit["sigma"], index=ids),
-            "confounded": pd.Series(confounded, index=ids),
-            "duplicates": pd.Series(duplicates, index=ids),
-            "abnormal_volume_log": pd.Series(volume[0], index=ids),
-            "abnormal_volume_z": pd.Series(volume[1], index=ids),
+            "n_est": fit["n_est"],
+            "alpha": alpha,
+            "beta": beta,
+            "beta_mkt": np.ascontiguousarray(betas[:, 0]),
+            "beta_smb": np.ascontiguousarray(betas[:, 1]),
+            "beta_hml": np.ascontiguousarray(betas[:, 2]),
+            "sigma": fit["sigma"],
+            "confounded": confounded,
+            "duplicates": duplicates,
+            "abnormal_volume_log": volume[0],
+            "abnormal_volume_z": volume[1],
         },
         index=ids,
+        copy=False,
     )
     day0, day1 = spec.event_days
     event_cols = pd.Index(np.arange(day0, day1 + 1, dtype=np.int64), name="relative_day")
 
     def frame(values: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame(values, index=ids, columns=event_cols, copy=False)
+        # values is days x events: its transpose view is the frame's native block
+        return pd.DataFrame(values.T, index=ids, columns=event_cols, copy=False)
 
     nw = len(spec.windows)
     window_tuples = np.empty(nw, dtype=object)
     window_tuples[:] = list(spec.windows)
     windows = pd.DataFrame(
         {
-            "id": pd.Series(np.repeat(ids.to_numpy(dtype=object), nw), dtype=object),
-            "window": pd.Series(np.tile(window_tuples, n), dtype=object),
+            "id": pd.Series(np.repeat(ids.to_numpy(dtype=object), nw), dtype=object, copy=False),
+            "window": pd.Series(np.tile(window_tuples, n), dtype=object, copy=False),
             "start": np.tile(np.array([s for s, _ in spec.windows], dtype=np.int64), n),
             "end": np.tile(np.array([e for _, e in spec.windows], dtype=np.int64), n),
             **{key: win[key].reshape(-1) for key in
                ("raw", "benchmark", "car", "bhar", "t_stat", "n_obs", "complete")},
-        }
+        },
+        copy=False,
     )
     est_ar, est_market = _estimation_frames(inp, spec, fit, ok, ids)
     return EventPanel(
@@ -1153,7 +1358,8 @@ def _stages(returns, events, spec, market, factors, volumes, clock=None):
     fit = _fit(inp, spec)
     ok = _finish_status(inp, spec, fit)
     win = _windows(spec, fit, ok, has_bench=spec.model != "mean")
-    confounded, duplicates = _confounding(meta["symbols"], inp.position, spec.confound_span)
+    confounded, duplicates = _confounding(meta["symbols"], inp.sym_col, inp.position,
+                                           spec.confound_span)
     volume = _abnormal_volume(inp, spec)
     t2 = tick()
     panel = _assemble(inp, meta, spec, fit, ok, win, confounded, duplicates, volume)
