@@ -91,3 +91,28 @@ def seeds_copy(tmp_path: Path) -> Path:
     target = tmp_path / "seeds"
     shutil.copytree(SEEDS, target)
     return target
+
+
+@pytest.fixture
+def reference_data() -> Path:
+    """The reference data folder (MONITOR_REFERENCE_DATA); the test is skipped, with the reason, without it."""
+    folder = os.environ.get("MONITOR_REFERENCE_DATA")
+    if not folder:
+        pytest.skip("MONITOR_REFERENCE_DATA is not set: no reference data folder to read")
+    path = Path(folder)
+    if not path.is_dir():
+        pytest.skip(f"MONITOR_REFERENCE_DATA={folder} is not a folder")
+    return path
+
+
+@pytest.fixture
+def estudy2_rates(reference_data: Path):  # noqa: ANN201 - (firms' log returns, the index's)
+    """The estudy2 vignette's inputs: log returns of seven firms and of ^GSPC, indexed by date."""
+    import pandas as pd
+
+    folder = reference_data / "event_study" / "estudy2"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is missing")
+    rates = pd.read_csv(folder / "rates.csv", index_col="date", parse_dates=True)
+    index = pd.read_csv(folder / "rates_indx.csv", index_col="date", parse_dates=True)["^GSPC"]
+    return rates, index

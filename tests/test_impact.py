@@ -385,24 +385,9 @@ def test_market_model_properties(data, n):
 # --------------------------------------------------------------------------- #
 
 
-@pytest.fixture
-def reference_data() -> Path:
-    folder = os.environ.get("MONITOR_REFERENCE_DATA")
-    if not folder:
-        pytest.skip("MONITOR_REFERENCE_DATA is not set: no reference data folder to read")
-    path = Path(folder)
-    if not path.is_dir():
-        pytest.skip(f"MONITOR_REFERENCE_DATA={folder} is not a folder")
-    return path
-
-
 @pytest.mark.reference
-def test_reproduces_estudy2_brown_warner_1985(reference_data):
-    folder = reference_data / "event_study" / "estudy2"
-    if not folder.is_dir():
-        pytest.skip(f"{folder} is missing")
-    rates = pd.read_csv(folder / "rates.csv", index_col="date", parse_dates=True)
-    index = pd.read_csv(folder / "rates_indx.csv", index_col="date", parse_dates=True)["^GSPC"]
+def test_reproduces_estudy2_brown_warner_1985(estudy2_rates):
+    rates, index = estudy2_rates
     estimation_ar, event_ar = market_model_abnormal(
         rates, index, slice("2019-04-01", "2020-03-13"), slice("2020-03-16", "2020-03-20")
     )

@@ -770,24 +770,9 @@ def test_est_frames_are_not_built_until_read():
 # --------------------------------------------------------------------------- #
 
 
-@pytest.fixture
-def reference_data() -> Path:
-    folder = os.environ.get("MONITOR_REFERENCE_DATA")
-    if not folder:
-        pytest.skip("MONITOR_REFERENCE_DATA is not set: no reference data folder to read")
-    path = Path(folder)
-    if not path.is_dir():
-        pytest.skip(f"MONITOR_REFERENCE_DATA={folder} is not a folder")
-    return path
-
-
 @pytest.mark.reference
-def test_reproduces_estudy2_mean_abnormal_returns(reference_data):
-    folder = reference_data / "event_study" / "estudy2"
-    if not folder.is_dir():
-        pytest.skip(f"{folder} is missing")
-    rates = pd.read_csv(folder / "rates.csv", index_col="date", parse_dates=True)
-    index = pd.read_csv(folder / "rates_indx.csv", index_col="date", parse_dates=True)["^GSPC"]
+def test_reproduces_estudy2_mean_abnormal_returns(estudy2_rates):
+    rates, index = estudy2_rates
     day0 = rates.index.get_loc(pd.Timestamp("2020-03-16"))
     # Estimation: every day from the first (2019-04-02) to 2020-03-13 (day -1).
     spec = StudySpec(estimation=(-day0, -1), windows=((0, 4),), min_obs=3)
