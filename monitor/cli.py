@@ -45,6 +45,8 @@ examples:
   monitor prices fetch CXW --start 2025-01-02   fetch prices into the store
   monitor prices show CXW       the bars the store holds
   monitor study --events e.csv --prices p.csv --benchmark SPY   an event study on your files
+  monitor alerts                the latest alerts and their delivery
+  monitor digest --date 2025-02-04   the daily digest of a day
   monitor db upgrade            create or migrate the database schema
 """
 
@@ -194,6 +196,30 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--output", metavar="PREFIX", help="also write PREFIX_events.csv, PREFIX_battery.csv, PREFIX.json")
     study.add_argument("--json", action="store_true", help="print the results as JSON")
     study.set_defaults(func=cmd_study)
+
+    alerts = sub.add_parser(
+        "alerts", help="the alerts raised and their delivery; send a test alert",
+        description="Alerts come from the rules in monitor.toml ([[alert_rules]]) and go to the channels "
+        "([[alert_channels]]: log, jsonl, webhook, email) through an outbox: a channel that is down delays an "
+        "alert, never loses or repeats it. Without an action: the latest alerts and each channel's delivery.",
+    )
+    alerts.add_argument("action", nargs="?", choices=["test"], help="test: send a sample alert to every channel")
+    alerts.add_argument("--limit", type=int, default=50, help="most alerts listed (default 50)")
+    alerts.add_argument("--json", action="store_true", help="print as JSON")
+    alerts.set_defaults(func=cmd_alerts)
+
+    digest = sub.add_parser(
+        "digest", help="build the daily digest for a day from the store",
+        description="The day's stories by ticker with relevance, the biggest abnormal movers with their CARs and "
+        "statistics, the alerts raised, and charts: written as an HTML file (opens offline) and a text file in "
+        "digest_dir, and e-mailed to digest_to over SMTP when configured. A failed e-mail is recorded and sent "
+        "by the next run; a sent one is not sent again.",
+    )
+    digest.add_argument("--date", type=_date_arg, help="the day, YYYY-MM-DD (default: today in digest_timezone)")
+    digest.add_argument("--no-email", action="store_true", help="write the files only")
+    digest.add_argument("--force", action="store_true", help="e-mail it again even if it was sent")
+    digest.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    digest.set_defaults(func=cmd_digest)
 
     db = sub.add_parser("db", help="database schema: upgrade, current revision",
                         description="Manage the store's schema (Alembic migrations).")
@@ -482,6 +508,68 @@ def _print_study(out: Console, report: Any) -> None:
         for rec in rows.to_dict("records"):
             battery.add_row(str(rec["name"]), _num(rec["statistic"]), _num(rec["p_value"]), str(rec["n"]))
         out.print(battery)
+
+
+def cmd_alerts(args: argparse.Namespace, out: Console) -> int:
+    from datetime import timezone
+
+    from monitor import alerts
+    from monitor.config import load_settings
+    from monitor.store.db import open_store
+
+    settings = load_settings()
+    engine = open_store(settings.database_url)
+    now = datetime.now(timezone.utc)
+    if args.action == "test":
+        outcome = alerts.send_test(engine, settings, now)
+        engine.dispose()
+        payload = outcome if isinstance(outcome, dict) else getattr(outcome, "__dict__", {"result": str(outcome)})
+        if args.json:
+            out.print_json(json.dumps(payload, default=_json_default))
+        else:
+            out.print(f"test alert: {payload}", highlight=False)
+        failed = [k for k, v in (payload.get("channels") or {}).items() if v != "sent"] if isinstance(payload, dict) else []
+        return 1 if failed else 0
+    with engine.connect() as conn:
+        rows = alerts.list_alerts(conn, limit=args.limit)
+    engine.dispose()
+    if args.json:
+        out.print_json(json.dumps(rows, default=_json_default))
+        return 0
+    if not rows:
+        out.print("no alerts yet: add [[alert_rules]] to monitor.toml (see the README's Alerts section)")
+        return 0
+    table = Table(title="Alerts", title_justify="left", header_style="bold", box=None, pad_edge=False)
+    for name in ("Raised (UTC)", "Rule", "Ticker", "Alert", "Delivery"):
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        deliveries = row.get("deliveries") or []
+        status = ", ".join(f"{d.get('channel')}: {d.get('status')}" for d in deliveries)
+        table.add_row(_stamp(row.get("created_at")), str(row.get("rule")), str(row.get("symbol")),
+                      str(row.get("text")), status)
+    out.print(table)
+    return 0
+
+
+def cmd_digest(args: argparse.Namespace, out: Console) -> int:
+    from datetime import timezone
+    from zoneinfo import ZoneInfo
+
+    from monitor.config import load_settings
+    from monitor.digest import run_digest
+    from monitor.store.db import open_store
+
+    settings = load_settings()
+    day = args.date or datetime.now(timezone.utc).astimezone(ZoneInfo(settings.digest_timezone)).date()
+    engine = open_store(settings.database_url)
+    summary = run_digest(engine, settings, day, send=not args.no_email, force=args.force)
+    engine.dispose()
+    if args.json:
+        out.print_json(json.dumps(summary, default=_json_default))
+    else:
+        out.print(f"digest for {day}: {summary.get('html_path')} and {summary.get('text_path')}; "
+                  f"e-mail {summary.get('email_status')}", highlight=False)
+    return 1 if summary.get("email_status") == "failed" else 0
 
 
 def _date_arg(text: str) -> date:

@@ -69,6 +69,38 @@ class FeedConfig(BaseModel):
     interval_seconds: int = Field(300, ge=30, description="How often the scheduler polls it.")
 
 
+class AlertRule(BaseModel):
+    """One alert rule: ``[[alert_rules]]`` in monitor.toml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="Short unique name.")
+    kind: Literal["new_article", "abnormal_return", "intraday_move", "abnormal_volume"] = Field(
+        description="What the rule watches."
+    )
+    tickers: list[str] = Field(default_factory=list, description="Tickers it applies to; empty: every ticker.")
+    theme: str | None = Field(None, description="A theme of [themes] whose tickers it applies to.")
+    min_relevance: float = Field(70.0, ge=0, le=100, description="new_article: lowest relevance.")
+    min_abs_return: float = Field(0.03, ge=0, description="abnormal_return / intraday_move: smallest |move| (0.03 = 3 %).")
+    min_abs_t: float = Field(2.0, ge=0, description="abnormal_return: smallest |t|.")
+    window: str = Field("0:0", description="abnormal_return: the event window, START:END.")
+    within_minutes: int = Field(15, ge=1, description="intraday_move: the horizon, in minutes after the story.")
+    min_volume_ratio: float = Field(3.0, gt=0, description="abnormal_volume: day-0 volume over the estimation mean.")
+    channels: list[str] = Field(default_factory=lambda: ["log"], description="Channels (by name) it sends to.")
+
+
+class AlertChannel(BaseModel):
+    """One delivery channel: ``[[alert_channels]]`` in monitor.toml (``log`` always exists)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    kind: Literal["log", "jsonl", "webhook", "email"]
+    path: Path | None = Field(None, description="jsonl: the file alerts are appended to.")
+    url: str | None = Field(None, description="webhook: where the Slack-compatible JSON is posted.")
+    to: list[str] = Field(default_factory=list, description="email: recipients.")
+
+
 class Settings(BaseSettings):
     """Every setting of the monitor (see the README's settings table)."""
 
@@ -183,6 +215,41 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Logging level of the command line."
     )
+    themes: dict[str, list[str]] = Field(
+        default_factory=dict,
+        json_schema_extra={"default_text": "`{}`"},
+        description='Named groups of tickers for alert rules and studies, e.g. "private prisons" = ["CXW", "GEO"].',
+    )
+    alert_rules: list[AlertRule] = Field(
+        default_factory=list,
+        json_schema_extra={"default_text": "`[]`"},
+        description="Alert rules: [[alert_rules]] tables with name, kind (new_article, abnormal_return, "
+        "intraday_move, abnormal_volume), tickers or theme, thresholds and channels (see 'Alerts').",
+    )
+    alert_channels: list[AlertChannel] = Field(
+        default_factory=list,
+        json_schema_extra={"default_text": "`[]`"},
+        description="Alert channels besides the log: [[alert_channels]] tables with name, kind (jsonl, webhook, "
+        "email) and path, url or to.",
+    )
+    alert_max_attempts: int = Field(
+        8, ge=1, description="Deliveries of an alert tried per channel before it is marked failed."
+    )
+    smtp_host: str | None = Field(None, description="SMTP server for e-mail alerts and the digest.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port.")
+    smtp_user: str | None = Field(None, description="SMTP user, when the server wants a login.")
+    smtp_password: str | None = Field(None, description="SMTP password (prefer MONITOR_SMTP_PASSWORD).")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_from: str = Field("monitor@localhost", description="Sender address of e-mails.")
+    digest_time: str = Field(
+        "16:30", pattern=r"^\d{2}:\d{2}$", description="When the daily digest is built, HH:MM in digest_timezone."
+    )
+    digest_timezone: str = Field("America/New_York", description="Time zone of digest_time and of the digest's day.")
+    digest_dir: Path = Field(
+        Path("digests"), description="Folder the digest's HTML and text files are written to."
+    )
+    digest_to: list[str] = Field(default_factory=list, json_schema_extra={"default_text": "`[]`"},
+                                 description="Recipients of the digest e-mail; none: files only.")
 
     @classmethod
     def settings_customise_sources(

@@ -61,6 +61,7 @@ class PassReport:
     returns_new: int = 0
     events_measured: int = 0
     reactions_new: int = 0
+    alerts_new: int = 0
     problems: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -485,6 +486,21 @@ class Pipeline:
             for ev in evs
         ]
 
+    def raise_alerts(self, report: PassReport, now: datetime) -> None:
+        """Evaluate the alert rules on what the pass stored, then deliver what is due (see :mod:`monitor.alerts`).
+
+        A channel that fails leaves its deliveries pending for a later pass; it never fails the pass.
+        """
+        if not self.settings.alert_rules:
+            return
+        from monitor import alerts
+
+        with self.engine.begin() as conn:
+            report.alerts_new += len(alerts.evaluate(conn, self.settings, now))
+        delivery = alerts.deliver(self.engine, self.settings, now)
+        for error in delivery.errors:
+            report.problems.append(f"alert delivery: {error}")
+
     def measure_reactions(self, report: PassReport, now: datetime) -> None:
         """Intraday reactions of timed events whose day 0 is recent enough for intraday bars.
 
@@ -558,6 +574,7 @@ class Pipeline:
             self.ingest(report)
             self.measure(report, now)
             self.measure_reactions(report, now)
+            self.raise_alerts(report, now)
         except BaseException as exc:
             with self.engine.begin() as conn:
                 repo.finish_job(conn, run_id, "failed", report.counts(), f"{exc.__class__.__name__}: {exc}")

@@ -94,7 +94,7 @@ def test_second_pass_inserts_nothing(db_url: str, seeds_copy: Path) -> None:
     assert before["events"] == 3 and before["event_returns"] == 9
     assert again.counts() == {
         "articles_seen": 1, "articles_new": 0, "articles_dropped": 0, "duplicates": 1, "repeats": 0,
-        "mentions_new": 0, "events_new": 0, "bars_written": 0, "returns_new": 0, "events_measured": 0, "reactions_new": 0,
+        "mentions_new": 0, "events_new": 0, "bars_written": 0, "returns_new": 0, "events_measured": 0, "reactions_new": 0, "alerts_new": 0,
     }
 
 

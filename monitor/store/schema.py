@@ -306,3 +306,51 @@ job_runs = Table(
     Column("error", Text),
     Index("ix_job_runs_job_started", "job", "started_at"),
 )
+
+
+#: Alerts raised, one per rule and (article, symbol): the dedup key makes raising idempotent.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dedup_key", String(200), nullable=False, unique=True),
+    Column("rule", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("article_key", String(64)),
+    Column("title", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_alerts_created", "created_at"),
+)
+
+#: The outbox: one row per alert and channel, delivered with retries until sent or failed.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | sent | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_error", Text),
+    Column("delivered_at", UTCDateTime),
+    UniqueConstraint("alert_id", "channel"),
+    Index("ix_alert_deliveries_due", "status", "next_attempt_at"),
+)
+
+#: Daily digests built: one per day, with where the files went and whether the e-mail left.
+digests = Table(
+    "digests",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("built_at", UTCDateTime, nullable=False),
+    Column("html_path", Text),
+    Column("text_path", Text),
+    Column("email_status", String(16), nullable=False),  # none | pending | sent | failed
+    Column("email_attempts", Integer, nullable=False, server_default="0"),
+    Column("email_error", Text),
+    Column("emailed_at", UTCDateTime),
+)

@@ -1,0 +1,60 @@
+"""``monitor run --once`` raises the configured alerts; ``monitor alerts`` and ``monitor digest`` show them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor import cli
+
+CONFIG = """
+[themes]
+"private prisons" = ["CXW", "GEO"]
+
+[[alert_rules]]
+name = "prison-movers"
+kind = "abnormal_return"
+theme = "private prisons"
+min_abs_return = 0.03
+min_abs_t = 1.9
+channels = ["log", "desk-file"]
+
+[[alert_channels]]
+name = "desk-file"
+kind = "jsonl"
+path = "alerts.jsonl"
+"""
+
+
+def test_a_pass_raises_alerts_once_and_the_commands_show_them(
+    tmp_path: Path, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MONITOR_SEEDS_DIR", str(seeds_copy))
+    monkeypatch.setenv("MONITOR_DIGEST_DIR", str(tmp_path / "digests"))
+    (tmp_path / "monitor.toml").write_text(CONFIG, encoding="utf-8")
+    assert cli.main(["run", "--once", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["pass"]["alerts_new"] == 2
+    lines = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    assert sorted(line["symbol"] for line in lines) == ["CXW", "GEO"]
+    geo = next(line for line in lines if line["symbol"] == "GEO")
+    assert geo["text"].startswith("GEO -9.36% abnormal on 2025-02-04 (day 0, market model, t -2.48)")
+    assert cli.main(["run", "--once", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["pass"]["alerts_new"] == 0  # never twice
+    assert len((tmp_path / "alerts.jsonl").read_text().splitlines()) == 2
+
+    assert cli.main(["alerts", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {a["symbol"] for a in listed} == {"CXW", "GEO"}
+    assert all(d["status"] == "sent" for a in listed for d in a["deliveries"])
+    assert cli.main(["alerts", "test", "--json"]) == 0
+    assert set(json.loads(capsys.readouterr().out)["channels"]) == {"log", "desk-file"}
+
+    assert cli.main(["digest", "--date", "2025-02-04", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    html = Path(summary["html_path"]).read_text(encoding="utf-8")
+    assert "-9.36%" in html and "-6.75%" in html and summary["email_status"] == "none"
+    assert "GEO -9.36% abnormal" in Path(summary["text_path"]).read_text(encoding="utf-8")
