@@ -38,6 +38,8 @@ EPILOG = """\
 examples:
   monitor run --once            one pass over the configured sources; prints the events
   monitor run --once --json     the same as JSON for machines
+  monitor run                   keep running: the scheduler (one leader per store; SIGTERM stops it)
+  monitor jobs                  the scheduled jobs and their recent runs
   monitor sources               the news sources and their health
   monitor import news a.jsonl   import articles from a JSON Lines file
   monitor tag --input a.jsonl   tag a file of articles, write JSON Lines (nothing stored)
@@ -76,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         "day-0 abnormal return and CARs. Running it again adds nothing new.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("--once", action="store_true", help="one pass, then exit (the scheduler comes later)")
+    run.add_argument("--once", action="store_true",
+                     help="one pass, then exit; without it the scheduler runs until SIGTERM or Ctrl-C")
     run.add_argument("--json", action="store_true", help="print the events as JSON instead of a table")
     run.set_defaults(func=cmd_run)
 
@@ -197,6 +200,16 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--json", action="store_true", help="print the results as JSON")
     study.set_defaults(func=cmd_study)
 
+    jobs = sub.add_parser(
+        "jobs", help="the scheduler's jobs and their recent runs",
+        description="The jobs `monitor run` schedules (a pipeline pass at the feeds' interval, alert delivery "
+        "every minute, the digest at digest_time on weekdays) with their next run, then the recent runs "
+        "recorded in job_runs (start, end, status, counts, error).",
+    )
+    jobs.add_argument("--limit", type=int, default=20, help="most runs listed (default 20)")
+    jobs.add_argument("--json", action="store_true", help="print as JSON")
+    jobs.set_defaults(func=cmd_jobs)
+
     alerts = sub.add_parser(
         "alerts", help="the alerts raised and their delivery; send a test alert",
         description="Alerts come from the rules in monitor.toml ([[alert_rules]]) and go to the channels "
@@ -238,12 +251,11 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
     from monitor.config import load_settings
     from monitor.store.db import open_store
 
-    if not args.once:
-        raise MonitorError(
-            "continuous running needs the scheduler, which this version does not have yet; "
-            "use `monitor run --once` (for example from cron)"
-        )
     settings = load_settings()
+    if not args.once:
+        from monitor.scheduler import run_forever
+
+        return run_forever(settings)
     engine = open_store(settings.database_url)
     from monitor.pipeline import Pipeline, results_table  # heavy imports after the cheap checks
 
@@ -508,6 +520,35 @@ def _print_study(out: Console, report: Any) -> None:
         for rec in rows.to_dict("records"):
             battery.add_row(str(rec["name"]), _num(rec["statistic"]), _num(rec["p_value"]), str(rec["n"]))
         out.print(battery)
+
+
+def cmd_jobs(args: argparse.Namespace, out: Console) -> int:
+    from monitor.config import load_settings
+    from monitor.scheduler import describe_jobs, recent_runs
+    from monitor.store.db import open_store
+
+    settings = load_settings()
+    schedule = describe_jobs(settings)
+    engine = open_store(settings.database_url)
+    runs = recent_runs(engine, limit=args.limit)
+    engine.dispose()
+    if args.json:
+        out.print_json(json.dumps({"jobs": schedule, "runs": runs}, default=_json_default))
+        return 0
+    table = Table(title="Jobs", title_justify="left", header_style="bold", box=None, pad_edge=False)
+    for name in ("Job", "Trigger", "Next run (UTC)"):
+        table.add_column(name)
+    for job in schedule:
+        table.add_row(str(job["id"]), str(job["trigger"]), str(job["next_run"] or "—"))
+    out.print(table)
+    runs_table = Table(title="Recent runs", title_justify="left", header_style="bold", box=None, pad_edge=False)
+    for name in ("Job", "Started (UTC)", "Finished (UTC)", "Status", "Error"):
+        runs_table.add_column(name, overflow="fold")
+    for run in runs:
+        runs_table.add_row(str(run.get("job")), _stamp(run.get("started_at")), _stamp(run.get("finished_at")),
+                           str(run.get("status")), str(run.get("error") or ""))
+    out.print(runs_table)
+    return 0
 
 
 def cmd_alerts(args: argparse.Namespace, out: Console) -> int:

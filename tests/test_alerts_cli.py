@@ -58,3 +58,40 @@ def test_a_pass_raises_alerts_once_and_the_commands_show_them(
     html = Path(summary["html_path"]).read_text(encoding="utf-8")
     assert "-9.36%" in html and "-6.75%" in html and summary["email_status"] == "none"
     assert "GEO -9.36% abnormal" in Path(summary["text_path"]).read_text(encoding="utf-8")
+
+
+def test_monitor_run_keeps_running_until_sigterm_and_monitor_jobs_shows_the_runs(
+    tmp_path: Path, seeds_copy: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env.update(MONITOR_SEEDS_DIR=str(seeds_copy), MONITOR_DATABASE_URL=f"sqlite:///{tmp_path / 'm.db'}")
+    process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "run"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            jobs = subprocess.run([sys.executable, "-m", "monitor.cli", "jobs", "--json"], cwd=tmp_path, env=env,
+                                  capture_output=True, text=True, timeout=60)
+            runs = json.loads(jobs.stdout)["runs"] if jobs.returncode == 0 else []
+            if any(r["job"] == "pass" and r["status"] == "ok" for r in runs):
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("no pass recorded within 60 s")
+        assert {j["id"] for j in json.loads(jobs.stdout)["jobs"]} == {"run_pass", "deliver_alerts", "build_digest"}
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        assert time.monotonic() - started < 10
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    err = process.stderr.read()
+    assert "scheduler started" in err and "scheduler stopped" in err and "Traceback" not in err
