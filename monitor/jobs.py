@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 
 from monitor import alerts as alerts_mod
+from monitor import calendars
 from monitor import config as config_mod
 from monitor import digest as digest_mod
 from monitor import pipeline as pipeline_mod
@@ -130,12 +131,24 @@ def digest_day(settings: config_mod.Settings, now: datetime | None = None) -> da
     return now.astimezone(ZoneInfo(settings.digest_timezone)).date()
 
 
+#: The digest follows the NYSE's trading days: none on a market holiday.
+DIGEST_CALENDAR = "XNYS"
+
+
 def build_digest() -> dict[str, Any]:
-    """Build, write and (when configured) e-mail today's digest; ``partial`` when the e-mail failed."""
+    """Build, write and (when configured) e-mail today's digest; ``partial`` when the e-mail failed.
+
+    On a market holiday (not an XNYS session) the run is recorded as ``skipped`` and nothing is built.
+    """
 
     def work(settings: config_mod.Settings, engine: Engine) -> dict[str, Any]:
+        day = digest_day(settings)
         with recorded(engine, DIGEST_JOB) as run:
-            result = digest_mod.run_digest(engine, settings, digest_day(settings), send=True)
+            if not calendars.is_session(DIGEST_CALENDAR, day):
+                run.status = "skipped"
+                run.error = f"{day} is not a {DIGEST_CALENDAR} trading day: no digest"
+                return {"day": day.isoformat(), "email_status": "none", "skipped": True}
+            result = digest_mod.run_digest(engine, settings, day, send=True)
             run.counts = {k: int(v) for k, v in result.get("counts", {}).items() if isinstance(v, (int, float))}
             run.counts["emailed"] = int(bool(result.get("emailed")))
             if result.get("email_status") == "failed":

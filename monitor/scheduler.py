@@ -25,6 +25,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,22 @@ class Leader:
             self._held = self._flock_acquire()
         return self._held
 
+    def still_held(self) -> bool:
+        """Whether leadership is still ours: on PostgreSQL the lock's session must still answer.
+
+        A dropped connection (a restart, a network cut) ends the session and
+        with it the advisory lock: another process may already lead.
+        """
+        if not self._held:
+            return False
+        if self._conn is None:
+            return True  # a lock file, or in-memory SQLite: held as long as the process lives
+        try:
+            self._conn.execute(text("SELECT 1")).scalar_one()
+            return True
+        except Exception:  # noqa: BLE001 - any failure means the session, and the lock, may be gone
+            return False
+
     def release(self) -> None:
         """Give up leadership (idempotent)."""
         if self._conn is not None:
@@ -268,39 +285,56 @@ def run_forever(settings: Settings, *, stop_event: threading.Event | None = None
             previous[sig] = signal.signal(sig, _on_signal)
     leader = Leader(settings)
     try:
-        waiting = False
         while not stop.is_set():
+            if not _wait_for_leadership(leader, stop, poll_leader):
+                log.info("stopped before becoming the leader")
+                return 0
+            log.info("this monitor is the leader (%s)", _me())
+            db.open_store(settings.database_url).dispose()  # migrate once, before any job runs
+            scheduler = build_scheduler(settings, scheduler_cls=scheduler_cls)
+            scheduler.start()
+            log.info("scheduler started: %s", ", ".join(j.id for j in scheduler.get_jobs()))
+            lost = False
             try:
-                if leader.acquire():
-                    break
-            except Exception as exc:  # noqa: BLE001 - store unreachable: retry
-                log.warning("cannot check leadership (%s: %s); retrying in %.0f s",
-                            exc.__class__.__name__, exc, poll_leader)
-            else:
-                if not waiting:
-                    log.info("another monitor is the leader (%s); waiting", leader.holder() or "unknown")
-                    waiting = True
-            stop.wait(poll_leader)
-        if stop.is_set():
-            log.info("stopped before becoming the leader")
-            return 0
-        log.info("this monitor is the leader (%s)", _me())
-        db.open_store(settings.database_url).dispose()  # migrate once, before any job runs
-        scheduler = build_scheduler(settings, scheduler_cls=scheduler_cls)
-        scheduler.start()
-        log.info("scheduler started: %s", ", ".join(j.id for j in scheduler.get_jobs()))
-        try:
-            while not stop.wait(1.0):
-                pass
-        finally:
-            log.info("stopping: waiting for running jobs")
-            scheduler.shutdown(wait=True)
-            log.info("scheduler stopped")
+                checked = time.monotonic()
+                while not stop.wait(1.0):
+                    if time.monotonic() - checked >= poll_leader:
+                        checked = time.monotonic()
+                        if not leader.still_held():
+                            lost = True
+                            log.warning("lost the leadership (the database connection dropped); stopping the "
+                                        "jobs and waiting to lead again")
+                            break
+            finally:
+                log.info("stopping: waiting for running jobs")
+                scheduler.shutdown(wait=True)
+                log.info("scheduler stopped")
+            if not lost:
+                return 0
+            leader.release()
         return 0
     finally:
         leader.release()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _wait_for_leadership(leader: Leader, stop: threading.Event, poll_leader: float) -> bool:
+    """Try to lead every ``poll_leader`` seconds until it works (True) or ``stop`` is set (False)."""
+    waiting = False
+    while not stop.is_set():
+        try:
+            if leader.acquire():
+                return True
+        except Exception as exc:  # noqa: BLE001 - store unreachable: retry
+            log.warning("cannot check leadership (%s: %s); retrying in %.0f s",
+                        exc.__class__.__name__, exc, poll_leader)
+        else:
+            if not waiting:
+                log.info("another monitor is the leader (%s); waiting", leader.holder() or "unknown")
+                waiting = True
+        stop.wait(poll_leader)
+    return False
 
 
 # Inspecting ----------------------------------------------------------------

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -74,6 +74,7 @@ def test_describe_jobs(workdir: Path) -> None:
 # jobs ------------------------------------------------------------------------
 def test_jobs_record_runs(db_url: str, seeds_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _env(monkeypatch, db_url, seeds_copy, tmp_path)
+    monkeypatch.setattr(jobs, "digest_day", lambda settings: date(2025, 2, 4))  # a trading day, whatever today is
     assert jobs.run_pass()["articles_new"] >= 1
     jobs.deliver_alerts()
     jobs.build_digest()
@@ -283,3 +284,65 @@ def test_sigterm_stops_leader_and_follower_waits(seeds_copy: Path, tmp_path: Pat
             if p.poll() is None:
                 p.kill()
                 p.wait(10)
+
+
+def test_the_digest_job_skips_a_market_holiday(tmp_path: Path, seeds_copy: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.jobs as jobs_mod
+    from monitor.scheduler import recent_runs
+    from monitor.store import db as db_mod
+
+    monkeypatch.setenv("MONITOR_DATABASE_URL", f"sqlite:///{tmp_path / 'h.db'}")
+    monkeypatch.setenv("MONITOR_SEEDS_DIR", str(seeds_copy))
+    monkeypatch.setenv("MONITOR_DIGEST_DIR", str(tmp_path / "digests"))
+    monkeypatch.setattr(jobs_mod, "digest_day", lambda settings: date(2025, 7, 4))  # Independence Day
+    result = jobs_mod.build_digest()
+    assert result["skipped"] and not (tmp_path / "digests").exists()
+    engine = db_mod.open_store(f"sqlite:///{tmp_path / 'h.db'}")
+    runs = recent_runs(engine)
+    engine.dispose()
+    assert runs[0]["job"] == "digest" and runs[0]["status"] == "skipped"
+    assert "2025-07-04 is not a XNYS trading day" in runs[0]["error"]
+
+
+def test_a_lost_database_session_is_lost_leadership(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from monitor.scheduler import Leader
+
+    leader = Leader(load_settings(database_url=f"sqlite:///{tmp_path / 'l.db'}"))
+    assert not leader.still_held()
+    assert leader.acquire() and leader.still_held()  # a lock file lasts as long as the process
+
+    class DeadSession:
+        def execute(self, *args: object, **kwargs: object) -> None:
+            raise ConnectionError("server closed the connection unexpectedly")
+
+        def close(self) -> None:
+            pass
+
+    leader._conn = DeadSession()  # what a PostgreSQL leader holds, after a network cut
+    assert not leader.still_held()
+    leader._conn = None
+    leader.release()
+
+
+@pytest.mark.postgres
+def test_postgres_leadership_ends_with_its_session(pg_database: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from monitor.scheduler import Leader
+
+    settings = load_settings(database_url=pg_database)
+    leader, other = Leader(settings), Leader(settings)
+    try:
+        assert leader.acquire() and leader.still_held()
+        pid = leader._conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        admin = create_engine(pg_database)
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            conn.commit()
+        admin.dispose()
+        assert not leader.still_held()
+        assert other.acquire()  # the lock went with the session: another process leads now
+    finally:
+        leader.release()
+        other.release()
