@@ -95,3 +95,14 @@ def test_monitor_run_keeps_running_until_sigterm_and_monitor_jobs_shows_the_runs
             process.wait()
     err = process.stderr.read()
     assert "scheduler started" in err and "scheduler stopped" in err and "Traceback" not in err
+
+
+def test_the_alert_latency_benchmark_runs() -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_alert_latency.py"), "--repeat", "1"],
+                            capture_output=True, text=True, timeout=120, cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert "latency beyond the polling interval" in result.stdout
