@@ -511,14 +511,11 @@ class Pipeline:
         if self.price_source.name == "snapshot":
             return
         with self.engine.connect() as conn:
-            todo = repo.reactions_to_measure(conn)
-        horizon = now - timedelta(days=REACTION_DAYS)
-        for article_key, symbol in todo:
-            with self.engine.begin() as conn:
-                event = repo.load_event(conn, article_key, symbol)
-                if event is None or event.published_at < horizon or symbol not in self.instruments:
-                    continue
-                self._measure_reaction(conn, event, self.instruments[symbol], now, report)
+            todo = repo.reactions_to_measure(conn, now - timedelta(days=REACTION_DAYS))
+        for event in todo:
+            if event.symbol in self.instruments:
+                with self.engine.begin() as conn:
+                    self._measure_reaction(conn, event, self.instruments[event.symbol], now, report)
 
     def _measure_reaction(self, conn, event: Event, instrument: Instrument, now: datetime, report: PassReport) -> None:  # noqa: ANN001
         from monitor.impact.intraday import reactions
@@ -526,15 +523,15 @@ class Pipeline:
         cal = instrument.calendar
         start = calendars.sessions_window(cal, event.session, 1, 0)[0].date()
         symbols = [instrument.symbol] + ([instrument.benchmark] if instrument.benchmark else [])
-        bars: dict[str, pd.DataFrame] = {}
         interval = REACTION_INTERVAL
         try:
             for symbol in symbols:
-                bench = self.instruments.get(symbol)
-                rep = ensure_bars(conn, self.price_source, symbol, bench.calendar if bench else cal, start,
+                other = self.instruments.get(symbol)
+                rep = ensure_bars(conn, self.price_source, symbol, other.calendar if other else cal, start,
                                   event.session, now, interval=REACTION_INTERVAL)
-                interval = rep.served[0] if rep.served else REACTION_INTERVAL
-                bars[symbol] = repo.load_bars(conn, symbol, interval, start, event.session)
+                if symbol == instrument.symbol:  # the benchmark is read at the asset's interval
+                    interval = rep.served[0] if rep.served else REACTION_INTERVAL
+            bars = {symbol: repo.load_bars(conn, symbol, interval, start, event.session) for symbol in symbols}
         except PriceSourceUnavailableError:
             raise
         except PriceError as exc:

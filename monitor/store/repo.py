@@ -327,11 +327,6 @@ def events_to_measure(
     return todo
 
 
-def load_event(conn: Connection, article_key: str, symbol: str) -> Event | None:
-    row = conn.execute(select(events).where(events.c.article_key == article_key, events.c.symbol == symbol)).first()
-    return _event_from_row(row) if row is not None else None
-
-
 def event_sessions(conn: Connection, symbol: str) -> list[tuple[str, date]]:
     """(article key, session) of every event of ``symbol``, by session."""
     q = select(events.c.article_key, events.c.session).where(events.c.symbol == symbol).order_by(events.c.session)
@@ -361,25 +356,20 @@ def save_reactions(conn: Connection, article_key: str, symbol: str, interval: st
     return upsert(conn, event_reactions, rows, ["article_key", "symbol", "horizon"], update=True)
 
 
-def reactions_to_measure(conn: Connection) -> list[tuple[str, str]]:
-    """(article key, symbol) of events whose intraday reactions are missing or incomplete."""
-    done = {
-        (r.article_key, r.symbol)
-        for r in conn.execute(
-            select(event_reactions.c.article_key, event_reactions.c.symbol)
-            .group_by(event_reactions.c.article_key, event_reactions.c.symbol)
-            .having(func.min(func.cast(event_reactions.c.complete, Integer)) == 1)
-        )
-    }
-    q = select(events.c.article_key, events.c.symbol).where(events.c.date_only.is_(False))
-    return [(r.article_key, r.symbol) for r in conn.execute(q) if (r.article_key, r.symbol) not in done]
-
-
-def load_reactions(conn: Connection, article_key: str, symbol: str) -> list[dict[str, Any]]:
-    q = select(event_reactions).where(
-        event_reactions.c.article_key == article_key, event_reactions.c.symbol == symbol
+def reactions_to_measure(conn: Connection, since: datetime) -> list[Event]:
+    """Timed events published since ``since`` whose intraday reactions are missing or incomplete."""
+    complete = (
+        select(event_reactions.c.article_key, event_reactions.c.symbol)
+        .group_by(event_reactions.c.article_key, event_reactions.c.symbol)
+        .having(func.min(func.cast(event_reactions.c.complete, Integer)) == 1)
     )
-    return [dict(r._mapping) for r in conn.execute(q)]
+    done = {(r.article_key, r.symbol) for r in conn.execute(complete)}
+    q = (
+        select(events)
+        .where(events.c.date_only.is_(False), events.c.published_at >= since)
+        .order_by(events.c.published_at)
+    )
+    return [_event_from_row(r) for r in conn.execute(q) if (r.article_key, r.symbol) not in done]
 
 
 def save_event_returns(conn: Connection, items: Sequence[EventReturn]) -> int:
