@@ -67,7 +67,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,7 @@ from typing import Any
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from monitor import clock as _clock
 from monitor.config import AlertChannel, AlertRule, Settings, parse_window
 from monitor.errors import ConfigError
 from monitor.mail import send_message
@@ -591,7 +592,10 @@ def send_webhook(url: str, alert: Mapping[str, Any], timeout: float = WEBHOOK_TI
     body = json.dumps(_json_safe(slack_body(alert)), ensure_ascii=False).encode("utf-8")
     req = urllib.request.Request(
         url, data=body, method="POST",
-        headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "market-impact-monitor"},
+        headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "market-impact-monitor",
+                 # The same key on every attempt: a receiver can drop the copy sent again when a
+                 # monitor died between the receiver's answer and recording the delivery.
+                 "Idempotency-Key": str(alert.get("dedup_key") or alert.get("id") or "")},
     )
     opener = urllib.request.build_opener(_NoRedirect)
     try:
@@ -628,7 +632,7 @@ def send_email(settings: Settings, to: list[str], alert: Mapping[str, Any]) -> N
 # Test alert and listing --------------------------------------------------------
 def sample_alert(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     """A made-up alert for ``monitor alerts test``; its dedup key carries the time, so it is always new."""
-    now = now or datetime.now(timezone.utc)
+    now = now or _clock.now()
     _aware(now)
     channels = list(channels_by_name(settings))
     text = (

@@ -241,6 +241,18 @@ class Settings(BaseSettings):
     smtp_password: str | None = Field(None, description="SMTP password (prefer MONITOR_SMTP_PASSWORD).")
     smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
     smtp_from: str = Field("monitor@localhost", description="Sender address of e-mails.")
+    pass_interval_seconds: int | None = Field(
+        None, ge=1, json_schema_extra={"default_text": "shortest feed interval, at most 300"},
+        description="Seconds between the scheduler's pipeline passes.",
+    )
+    alert_interval_seconds: int = Field(
+        60, ge=1, description="Seconds between the scheduler's alert deliveries (retries that fell due)."
+    )
+    stop_timeout_seconds: float = Field(
+        8.0, ge=1, le=60,
+        description="On SIGTERM or Ctrl-C, how long a running job has to reach a safe point (the end of the "
+        "step in progress) before `monitor run` exits anyway; the unfinished step's transaction rolls back.",
+    )
     digest_time: str = Field(
         "16:30", pattern=r"^\d{2}:\d{2}$", description="When the daily digest is built, HH:MM in digest_timezone."
     )

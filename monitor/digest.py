@@ -49,6 +49,7 @@ import plotly.io as pio
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection, Engine
 
+from monitor import clock as _clock
 from monitor import figures
 from monitor.config import Settings
 from monitor.errors import MonitorError
@@ -374,7 +375,7 @@ def build_digest(conn: Connection, settings: Settings, day: date) -> Digest:
                    f"{len(movers)} with a day-0 abnormal return; {len(raised)} alert(s).")
     else:
         summary = f"No news events on {day.isoformat()}: no article named a watched ticker. {len(raised)} alert(s)."
-    meta = (f"{summary} Built {datetime.now(timezone.utc).astimezone(tz).strftime('%Y-%m-%d %H:%M %Z')}; "
+    meta = (f"{summary} Built {_clock.now().astimezone(tz).strftime('%Y-%m-%d %H:%M %Z')}; "
             f"returns in percent, t statistics in brackets; model: {settings.model} where held.")
     table_html = "".join(_html_table(t) for t in tables)
     charts_html = f"<section><h2>Charts</h2>{_figure_html(figs)}</section>" if figs else ""
@@ -468,7 +469,7 @@ def run_digest(engine: Engine, settings: Settings, day: date, *, send: bool = Tr
     with engine.connect() as conn:
         digest = build_digest(conn, settings, day)
     html_path, text_path = write_digest(digest, settings.digest_dir)
-    now = datetime.now(timezone.utc)
+    now = _clock.now()
     with engine.begin() as conn:
         held = conn.execute(select(digests).where(digests.c.day == day)).mappings().first()
         status = held["email_status"] if held else "none"
@@ -491,7 +492,7 @@ def run_digest(engine: Engine, settings: Settings, day: date, *, send: bool = Tr
             status, error = "failed", str(exc)
             log.warning("%s (attempt %d; files kept: %s)", exc, attempts, html_path)
         else:
-            status, error, emailed_at, emailed = "sent", None, datetime.now(timezone.utc), True
+            status, error, emailed_at, emailed = "sent", None, _clock.now(), True
             log.info("digest for %s e-mailed to %s", day.isoformat(), ", ".join(settings.digest_to))
         with engine.begin() as conn:
             conn.execute(digests.update().where(digests.c.day == day).values(

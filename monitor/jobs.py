@@ -15,19 +15,26 @@ and re-raised too.
 
 ``job_runs.job`` names: ``pass`` (written by :meth:`Pipeline.run_pass`
 itself), ``alerts`` and ``digest``.
+
+Stopping: :data:`STOP` is set by :func:`monitor.scheduler.run_forever` on
+SIGTERM or Ctrl-C. A pass in progress then ends at its next safe point (after
+the source, symbol or reaction it is on is committed), is recorded as
+``stopped``, and the next start continues from there.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
+from monitor import clock as _clock
 from monitor import alerts as alerts_mod
 from monitor import calendars
 from monitor import config as config_mod
@@ -36,6 +43,39 @@ from monitor import pipeline as pipeline_mod
 from monitor.store import db, repo
 
 log = logging.getLogger(__name__)
+
+#: Set when the process is stopping: running jobs end at their next safe point.
+STOP = threading.Event()
+
+_active = 0
+_idle = threading.Condition()
+
+
+@contextmanager
+def _running() -> Iterator[None]:
+    """Count the job as running while the block runs (see :func:`wait_idle`)."""
+    global _active
+    with _idle:
+        _active += 1
+    try:
+        yield
+    finally:
+        with _idle:
+            _active -= 1
+            _idle.notify_all()
+
+
+def running_jobs() -> int:
+    """How many jobs of this process are running now."""
+    with _idle:
+        return _active
+
+
+def wait_idle(timeout: float) -> bool:
+    """Wait until no job of this process runs; ``False`` when ``timeout`` seconds passed first."""
+    with _idle:
+        return _idle.wait_for(lambda: _active == 0, timeout=timeout)
+
 
 PASS_JOB = "pass"
 ALERTS_JOB = "alerts"
@@ -75,7 +115,12 @@ def recorded(engine: Engine, job: str) -> Iterator[_Run]:
 
 
 def _with_store(job: str, work: Callable[[config_mod.Settings, Engine], Any]) -> Any:
-    """Load settings, open the store, run ``work`` and dispose of the engine."""
+    """Load settings, open the store, run ``work`` and dispose of the engine (counted as running)."""
+    with _running():
+        return _with_store_now(job, work)
+
+
+def _with_store_now(job: str, work: Callable[[config_mod.Settings, Engine], Any]) -> Any:
     try:
         settings = config_mod.load_settings()
         engine = db.open_store(settings.database_url)
@@ -99,11 +144,11 @@ def run_pass() -> dict[str, int]:
 
     def work(settings: config_mod.Settings, engine: Engine) -> dict[str, int]:
         try:
-            pipeline = pipeline_mod.Pipeline(settings, engine)
+            pipeline = pipeline_mod.Pipeline(settings, engine, should_stop=STOP.is_set)
         except BaseException:
             with recorded(engine, PASS_JOB):
                 raise
-        report = pipeline.run_pass(datetime.now(timezone.utc))
+        report = pipeline.run_pass(_clock.now())
         log.info("pass done: %s", report.counts())
         return report.counts()
 
@@ -115,7 +160,7 @@ def deliver_alerts() -> dict[str, int]:
 
     def work(settings: config_mod.Settings, engine: Engine) -> dict[str, int]:
         with recorded(engine, ALERTS_JOB) as run:
-            report = alerts_mod.deliver(engine, settings, datetime.now(timezone.utc))
+            report = alerts_mod.deliver(engine, settings, _clock.now())
             run.counts = {"sent": report.sent, "retrying": report.retrying, "failed": report.failed}
             if report.errors:
                 run.status = "partial"
@@ -127,7 +172,7 @@ def deliver_alerts() -> dict[str, int]:
 
 def digest_day(settings: config_mod.Settings, now: datetime | None = None) -> date:
     """The digest's day: today in ``digest_timezone``."""
-    now = now or datetime.now(timezone.utc)
+    now = now or _clock.now()
     return now.astimezone(ZoneInfo(settings.digest_timezone)).date()
 
 

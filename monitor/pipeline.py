@@ -20,16 +20,18 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from pathlib import Path
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Connection, Engine
 
+from monitor import clock as _clock
 from monitor import calendars, impact
 from monitor.config import Settings
 from monitor.errors import MaxLossExceededError, MonitorError, PriceError, PriceSourceUnavailableError
@@ -63,9 +65,15 @@ class PassReport:
     reactions_new: int = 0
     alerts_new: int = 0
     problems: list[str] = field(default_factory=list)
+    #: The pass was asked to stop and ended at a safe point, its remaining work left to the next pass.
+    stopped: bool = False
 
     def counts(self) -> dict[str, int]:
-        return {k: v for k, v in vars(self).items() if isinstance(v, int)}
+        return {k: v for k, v in vars(self).items() if isinstance(v, int) and not isinstance(v, bool)}
+
+
+class PassStopped(Exception):
+    """Raised at a safe point (between two committed steps) when the pass has been asked to stop."""
 
 
 def check_loss(stage: str, seen: int, dropped: int, allowed: float) -> None:
@@ -137,6 +145,39 @@ def make_universe(settings: Settings) -> Universe:
     return load_universe(folder, settings.watchlist_path)
 
 
+def _stamp(path: Path) -> tuple[str, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (str(path), st.st_mtime_ns, st.st_size)
+
+
+#: The last universe and tagger built, with the files they came from (see :func:`universe_and_tagger`).
+_TAGGER_CACHE: dict[tuple[Any, ...], tuple[Universe, Tagger]] = {}
+
+
+def universe_and_tagger(settings: Settings) -> tuple[Universe, Tagger]:
+    """The universe and its tagger, built once and reused while their files are unchanged.
+
+    Building the tagger's automaton takes about half a second; the scheduler
+    builds a pipeline every pass, so the last one built is kept and rebuilt
+    only when the universe folder's files or the watchlist change (their
+    modification time or size), or the settings point elsewhere.
+    """
+    folder = settings.universe_folder if settings.tag_universe else None
+    files = sorted(folder.iterdir()) if folder is not None and folder.is_dir() else []
+    key = (str(folder), str(settings.watchlist_path), _stamp(Path(settings.watchlist_path)),
+           tuple(_stamp(f) for f in files))
+    found = _TAGGER_CACHE.get(key)
+    if found is None:
+        universe = load_universe(folder, settings.watchlist_path)
+        found = (universe, Tagger(universe))
+        _TAGGER_CACHE.clear()
+        _TAGGER_CACHE[key] = found
+    return found
+
+
 #: Intraday reactions are measured from these bars, for events up to this many days old (Yahoo keeps 5m bars 60 days).
 REACTION_INTERVAL = "5m"
 REACTION_DAYS = 59
@@ -195,14 +236,16 @@ class Pipeline:
         *,
         sources: Sequence[NewsSource] | None = None,
         price_source: PriceSource | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.settings = settings
+        #: Asked between steps (a source's poll, a symbol's measurement, a reaction): True ends the pass there.
+        self.should_stop = should_stop or (lambda: False)
         self.engine = engine
         self.watchlist = load_watchlist(settings.watchlist_path)
-        self.universe = make_universe(settings)
+        self.universe, self.tagger = universe_and_tagger(settings)
         #: Every instrument the pipeline may tag and measure, by symbol.
         self.instruments = self.universe.instruments
-        self.tagger = Tagger(self.universe)
         self.sources = list(sources) if sources is not None else make_sources(settings, self.watchlist)
         self.price_source = price_source or make_price_source(settings)
         self._stories: StoryIndex | None = None
@@ -215,6 +258,7 @@ class Pipeline:
             repo.save_instruments(conn, self._priced_instruments(self.watchlist))
             repo.register_sources(conn, source_rows(self.sources))
         for source in self.sources:
+            self._checkpoint()
             self.poll(source, report)
 
     def poll(self, source: NewsSource, report: PassReport) -> None:
@@ -235,7 +279,7 @@ class Pipeline:
                 gc.enable()
 
     def _poll(self, source: NewsSource, report: PassReport) -> None:
-        started_at = datetime.now(timezone.utc)
+        started_at = _clock.now()
         clock = time.perf_counter()
         with self.engine.connect() as conn:
             state = repo.source_state(conn, source.name)
@@ -405,6 +449,7 @@ class Pipeline:
             count = len(by_symbol.pop(symbol))
             report.problems.append(f"{symbol}: no longer in the watchlist; its {count} event(s) are not measured")
         for symbol, evs in sorted(by_symbol.items()):
+            self._checkpoint()
             with self.engine.begin() as conn:
                 rows, written = self._measure_symbol(conn, self.instruments[symbol], evs, now, report)
                 report.bars_written += written
@@ -514,6 +559,7 @@ class Pipeline:
             todo = repo.reactions_to_measure(conn, now - timedelta(days=REACTION_DAYS))
         for event in todo:
             if event.symbol in self.instruments:
+                self._checkpoint()
                 with self.engine.begin() as conn:
                     self._measure_reaction(conn, event, self.instruments[event.symbol], now, report)
 
@@ -561,9 +607,20 @@ class Pipeline:
             status=status, reason=reason,
         )
 
+    def _checkpoint(self) -> None:
+        """A safe point: every step before it is committed; stop here if asked."""
+        if self.should_stop():
+            raise PassStopped
+
     def run_pass(self, now: datetime | None = None) -> PassReport:
-        """Take everything new through every stage; record the run in job_runs."""
-        now = now or datetime.now(timezone.utc)
+        """Take everything new through every stage; record the run in job_runs.
+
+        When :attr:`should_stop` turns true the pass ends at the next safe
+        point, is recorded as ``stopped`` and returns its report with
+        ``stopped`` set; what it did not reach is found again by the next
+        pass, since every stage works from what the store holds.
+        """
+        now = now or _clock.now()
         report = PassReport()
         with self.engine.begin() as conn:
             run_id = repo.start_job(conn, "pass")
@@ -571,7 +628,15 @@ class Pipeline:
             self.ingest(report)
             self.measure(report, now)
             self.measure_reactions(report, now)
+            self._checkpoint()
             self.raise_alerts(report, now)
+        except PassStopped:
+            report.stopped = True
+            log.info("pass stopped at a safe point; the next pass continues from there")
+            with self.engine.begin() as conn:
+                repo.finish_job(conn, run_id, "stopped", report.counts(),
+                                "stopped before the end; the next pass continues")
+            return report
         except BaseException as exc:
             with self.engine.begin() as conn:
                 repo.finish_job(conn, run_id, "failed", report.counts(), f"{exc.__class__.__name__}: {exc}")

@@ -2,9 +2,10 @@
 
 Jobs (all ``max_instances=1``, ``coalesce=True``, UTC unless said):
 
-* ``run_pass`` (``monitor.jobs:run_pass``): every min(feed intervals, 300 s),
-  first run at start; misfire grace 60 s;
-* ``deliver_alerts`` (``monitor.jobs:deliver_alerts``): every 60 s; grace 60 s;
+* ``run_pass`` (``monitor.jobs:run_pass``): every ``pass_interval_seconds``
+  (default: min(feed intervals, 300 s)), first run at start; misfire grace 60 s;
+* ``deliver_alerts`` (``monitor.jobs:deliver_alerts``): every
+  ``alert_interval_seconds`` (60 s); grace 60 s;
 * ``build_digest`` (``monitor.jobs:build_digest``): Monday to Friday at
   ``digest_time`` in ``digest_timezone``; grace 3600 s.
 
@@ -16,6 +17,16 @@ session-level ``pg_try_advisory_lock`` held on a dedicated connection;
 SQLite: ``flock`` on ``<database file>.leader.lock``. Both are released by
 the operating system / server when the process dies, so a waiting monitor
 takes over within ``poll_leader`` seconds.
+
+Stopping (:func:`run_forever`): SIGTERM or Ctrl-C sets
+:data:`monitor.jobs.STOP`, so a running pass ends at its next safe point;
+the process waits at most ``stop_timeout_seconds`` for running jobs, then
+returns anyway (an unfinished step's transaction is rolled back when the
+process exits).
+
+Replaying (:func:`simulate`): the same jobs and triggers fired on a
+:class:`monitor.clock.ManualClock`, synchronously, so a trading day runs in
+seconds.
 """
 
 from __future__ import annotations
@@ -24,35 +35,50 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
+from apscheduler.executors.debug import DebugExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection, Engine
 
+from monitor import clock as _clock
+from monitor import jobs as _jobs
 from monitor.config import Settings
-from monitor.store import db
+from monitor.store import db, repo
 from monitor.store.schema import job_runs
 
 log = logging.getLogger(__name__)
 
 UTC = timezone.utc
 MAX_PASS_INTERVAL = 300
-ALERT_INTERVAL = 60
 PASS_GRACE = 60
 ALERT_GRACE = 60
 DIGEST_GRACE = 3600
 #: pg_advisory_lock key of the leader ("moni" in ASCII).
 LEADER_KEY = 0x6D6F6E69
+#: run_forever's status when a job was still running at the stop deadline.
+STOP_FORCED = 3
 
 JOB_REFS = {
     "run_pass": "monitor.jobs:run_pass",
@@ -63,7 +89,9 @@ JOB_REFS = {
 
 # Building ------------------------------------------------------------------
 def pass_interval(settings: Settings) -> int:
-    """Seconds between passes: the shortest feed interval, at most 300."""
+    """Seconds between passes: ``pass_interval_seconds``, else the shortest feed interval, at most 300."""
+    if settings.pass_interval_seconds:
+        return settings.pass_interval_seconds
     return min([f.interval_seconds for f in settings.feeds] + [MAX_PASS_INTERVAL])
 
 
@@ -78,21 +106,24 @@ def _skipped(event: JobSubmissionEvent) -> None:
 
 
 def build_scheduler(settings: Settings, *, scheduler_cls: type[BaseScheduler] = BackgroundScheduler,
-                    clock: Any = None, start_now: bool = True) -> BaseScheduler:
+                    start_now: bool = True) -> BaseScheduler:
     """A scheduler (not started) holding the three jobs.
 
     ``start_now``: the first pass runs as soon as the scheduler starts (else
-    one interval later). ``clock`` is reserved for an accelerated clock and
-    must be ``None`` (APScheduler 3 reads the wall clock itself).
+    one interval later). Times come from :func:`monitor.clock.now`.
     """
-    if clock is not None:
-        raise NotImplementedError("an injected clock is not supported yet (APScheduler 3 reads the wall clock)")
     scheduler = scheduler_cls(timezone=UTC)
     common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "replace_existing": True}
-    first = {"next_run_time": datetime.now(UTC)} if start_now else {}
-    scheduler.add_job(JOB_REFS["run_pass"], IntervalTrigger(seconds=pass_interval(settings), timezone=UTC),
+    start = _clock.now()
+    first = {"next_run_time": start} if start_now else {}
+    every = pass_interval(settings)
+    scheduler.add_job(JOB_REFS["run_pass"],
+                      IntervalTrigger(seconds=every, start_date=start + timedelta(seconds=every), timezone=UTC),
                       id="run_pass", name="pipeline pass", misfire_grace_time=PASS_GRACE, **first, **common)
-    scheduler.add_job(JOB_REFS["deliver_alerts"], IntervalTrigger(seconds=ALERT_INTERVAL, timezone=UTC),
+    alerts_every = settings.alert_interval_seconds
+    scheduler.add_job(JOB_REFS["deliver_alerts"],
+                      IntervalTrigger(seconds=alerts_every, start_date=start + timedelta(seconds=alerts_every),
+                                      timezone=UTC),
                       id="deliver_alerts", name="deliver alerts", misfire_grace_time=ALERT_GRACE, **common)
     scheduler.add_job(JOB_REFS["build_digest"], digest_trigger(settings),
                       id="build_digest", name="daily digest", misfire_grace_time=DIGEST_GRACE, **common)
@@ -268,18 +299,22 @@ class Leader:
 # Running -------------------------------------------------------------------
 def run_forever(settings: Settings, *, stop_event: threading.Event | None = None, poll_leader: float = 5.0,
                 scheduler_cls: type[BaseScheduler] = BackgroundScheduler) -> int:
-    """Wait to be the leader, run the jobs until stopped (SIGTERM/SIGINT or ``stop_event``); returns 0.
+    """Wait to be the leader, run the jobs until stopped (SIGTERM/SIGINT or ``stop_event``).
 
-    On stop the scheduler shuts down waiting for running jobs (a pass in
-    progress finishes, or its transaction rolls back if it fails), then the
-    leadership is released.
+    On stop, :data:`monitor.jobs.STOP` tells running jobs to end at their
+    next safe point, and the process waits for them at most
+    ``stop_timeout_seconds``. Returns 0 after a clean stop, 3 when a job was
+    still running at the deadline (the caller should then exit the process:
+    its open transaction is rolled back by the database).
     """
     stop = stop_event or threading.Event()
+    _jobs.STOP.clear()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         def _on_signal(signum: int, _frame: Any) -> None:
             log.info("signal %s received; stopping", signal.Signals(signum).name)
             stop.set()
+            _jobs.STOP.set()
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, _on_signal)
@@ -290,7 +325,15 @@ def run_forever(settings: Settings, *, stop_event: threading.Event | None = None
                 log.info("stopped before becoming the leader")
                 return 0
             log.info("this monitor is the leader (%s)", _me())
-            db.open_store(settings.database_url).dispose()  # migrate once, before any job runs
+            engine = db.open_store(settings.database_url)  # migrate once, before any job runs
+            try:
+                with engine.begin() as conn:
+                    orphans = repo.close_orphan_runs(conn)
+            finally:
+                engine.dispose()
+            if orphans:
+                log.warning("%d job run(s) left unfinished by a previous leader marked interrupted", orphans)
+            _jobs.STOP.clear()
             scheduler = build_scheduler(settings, scheduler_cls=scheduler_cls)
             scheduler.start()
             log.info("scheduler started: %s", ", ".join(j.id for j in scheduler.get_jobs()))
@@ -306,9 +349,15 @@ def run_forever(settings: Settings, *, stop_event: threading.Event | None = None
                                         "jobs and waiting to lead again")
                             break
             finally:
-                log.info("stopping: waiting for running jobs")
-                scheduler.shutdown(wait=True)
-                log.info("scheduler stopped")
+                _jobs.STOP.set()
+                log.info("stopping: waiting up to %.0f s for running jobs", settings.stop_timeout_seconds)
+                scheduler.shutdown(wait=False)
+                finished = _jobs.wait_idle(settings.stop_timeout_seconds)
+            if not finished:
+                log.error("a job did not reach a safe point within %.0f s; exiting without it (its unfinished "
+                          "step is rolled back; the next start redoes it)", settings.stop_timeout_seconds)
+                return STOP_FORCED
+            log.info("scheduler stopped")
             if not lost:
                 return 0
             leader.release()
@@ -357,3 +406,126 @@ def recent_runs(engine: Engine, limit: int = 20) -> list[dict[str, Any]]:
     q = select(job_runs).order_by(job_runs.c.started_at.desc(), job_runs.c.id.desc()).limit(limit)
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(q).mappings()]
+
+
+# Replaying -----------------------------------------------------------------
+@dataclass(frozen=True)
+class FiredJob:
+    """One job run during a replay: the scheduler's job id, its scheduled time, and how it ended."""
+
+    job: str
+    at: datetime
+    status: str  # "ok", "error" or "missed"
+    error: str | None = None
+
+
+class _ReplayScheduler(BaseScheduler):
+    """A scheduler with no thread of its own: :func:`simulate` asks it for due jobs and moves the clock.
+
+    Jobs run synchronously (APScheduler's ``DebugExecutor``) and take no
+    simulated time, so a replay is deterministic.
+    """
+
+    def _create_default_executor(self) -> DebugExecutor:
+        return DebugExecutor()
+
+    def wakeup(self) -> None:  # the replay loop asks for due jobs itself
+        pass
+
+    def shutdown(self, wait: bool = True) -> None:
+        super().shutdown(wait)
+
+    def due(self) -> float | None:
+        """Run the jobs due now; seconds until the next one (``None``: none left)."""
+        return self._process_jobs()
+
+
+class _ClockType(type):
+    """Keeps ``isinstance(x, datetime)`` true for ordinary datetimes inside APScheduler's patched modules."""
+
+    def __instancecheck__(cls, obj: object) -> bool:
+        return isinstance(obj, datetime)
+
+    def __subclasscheck__(cls, sub: type) -> bool:
+        return issubclass(sub, datetime)
+
+
+#: The APScheduler modules that read the wall clock (``datetime.now``) for due times and misfires.
+_APSCHEDULER_CLOCK_MODULES = ("apscheduler.schedulers.base", "apscheduler.executors.base")
+
+
+@contextmanager
+def _apscheduler_reads(source: Callable[[], datetime]) -> Iterator[None]:
+    """Make APScheduler 3's ``datetime.now`` calls read ``source`` inside the block.
+
+    APScheduler 3 has no clock to inject: its scheduler and executor modules
+    call ``datetime.now`` directly. For a replay only, their module-level
+    ``datetime`` name is pointed at a subclass whose ``now`` asks ``source``.
+    """
+
+    class ClockDatetime(datetime, metaclass=_ClockType):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+            current = source()
+            return current.astimezone(tz) if tz is not None else current.astimezone(UTC).replace(tzinfo=None)
+
+    modules = [sys.modules[name] for name in _APSCHEDULER_CLOCK_MODULES]
+    originals = [module.datetime for module in modules]  # type: ignore[attr-defined]
+    for module in modules:
+        module.datetime = ClockDatetime  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for module, original in zip(modules, originals):
+            module.datetime = original  # type: ignore[attr-defined]
+
+
+def simulate(settings: Settings, start: datetime, end: datetime, *,
+             on_time: Callable[[datetime], None] | None = None) -> list[FiredJob]:
+    """Replay the scheduler from ``start`` to ``end`` on a manual clock; the jobs run for real.
+
+    The same jobs, triggers, coalescing and misfire rules as :func:`run_forever`,
+    but the clock jumps from one due time to the next and each job runs to
+    its end before the clock moves, so a trading day takes seconds.
+    Everything that asks :func:`monitor.clock.now` (the pipeline's ``now``,
+    the stamps written to the store, the digest's day) sees the simulated
+    time. ``on_time(t)`` is called each time the clock moves (before the jobs
+    due at ``t`` run), for instance to publish news in a local feed.
+
+    Returns the runs, in order. The settings must be the ones the jobs load
+    (``monitor.toml`` / ``MONITOR_*``), since jobs load their own settings.
+    """
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("simulate() needs timezone-aware start and end")
+    manual = _clock.ManualClock(start)
+    fired: list[FiredJob] = []
+
+    def _record(event: JobExecutionEvent) -> None:
+        status = {EVENT_JOB_EXECUTED: "ok", EVENT_JOB_ERROR: "error", EVENT_JOB_MISSED: "missed"}[event.code]
+        error = None if event.exception is None else f"{event.exception.__class__.__name__}: {event.exception}"
+        fired.append(FiredJob(event.job_id, event.scheduled_run_time.astimezone(UTC), status, error))
+
+    with _clock.use(manual.now), _apscheduler_reads(manual.now):
+        _jobs.STOP.clear()
+        scheduler = build_scheduler(settings, scheduler_cls=_ReplayScheduler)
+        scheduler.add_listener(_record, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+        scheduler.add_listener(_skipped, EVENT_JOB_MAX_INSTANCES)
+        if on_time:
+            on_time(manual.now())
+        scheduler.start(paused=True)
+        scheduler.resume()  # resume() calls wakeup(); nothing runs until due() is asked
+        try:
+            while scheduler.state != STATE_STOPPED:
+                wait = scheduler.due()
+                if wait is None:
+                    break
+                following = manual.now() + timedelta(seconds=wait)
+                if following > end:
+                    break
+                if following > manual.now():
+                    manual.set(following)
+                    if on_time:
+                        on_time(following)
+        finally:
+            scheduler.shutdown(wait=False)
+    return fired

@@ -7,23 +7,18 @@ server on 127.0.0.1. Time is driven by ``now`` (deliveries wait for their
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import logging
-import socket
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
+from local_services import SMTPServer, WebhookServer
 from monitor import alerts as al
 from monitor.config import AlertChannel, AlertRule, Settings, load_settings
 from monitor.errors import ConfigError
@@ -40,77 +35,6 @@ LINK = "https://example.com/news/el-salvador-prison-offer"
 
 
 # Local services -------------------------------------------------------------------
-class WebhookServer:
-    """Records POST bodies; answers 500 to the first ``fail_first`` requests, then 200."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.requests = 0
-        self.fail_first = 0
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with outer.lock:
-                    outer.requests += 1
-                    failing = outer.requests <= outer.fail_first
-                if failing:
-                    self.send_response(500)
-                    self.end_headers()
-                    self.wfile.write(b"boom")
-                    return
-                outer.bodies.append(json.loads(raw))
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class Collector:
-    """aiosmtpd handler keeping every message it receives, parsed."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.rcpts: list[list[str]] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001, N802 - aiosmtpd's hook
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        self.rcpts.append(list(envelope.rcpt_tos))
-        return "250 OK"
-
-
-class SMTPServer:
-    def __init__(self) -> None:
-        self.handler = Collector()
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.controller: Controller | None = None
-        self.start()
-
-    def start(self) -> None:
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-
 @pytest.fixture
 def webhook() -> Iterator[WebhookServer]:
     server = WebhookServer()

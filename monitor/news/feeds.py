@@ -123,6 +123,7 @@ from feedparser.encodings import convert_to_utf8
 from feedparser.urls import _urljoin as feedparser_urljoin  # the joins feedparser makes, so both paths agree
 from feedparser.urls import make_safe_absolute_uri
 
+from monitor import clock as _clock
 from monitor.errors import SourceError
 from monitor.models import Article
 from monitor.news import Dropped, PollState, SourceBatch
@@ -1327,7 +1328,7 @@ class FeedSource:
     max_bytes, connect_timeout, read_timeout
         Limits of each fetch (:func:`monitor.news.http.fetch`).
     now
-        Clock for the fetch time (aware UTC); ``datetime.now(timezone.utc)`` by default.
+        Clock for the fetch time (aware UTC); ``monitor.clock.now`` by default.
     user_agent
         The ``User-Agent`` header.
     """
@@ -1355,7 +1356,7 @@ class FeedSource:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.user_agent = user_agent
-        self._now = now or (lambda: datetime.now(timezone.utc))
+        self._now = now or _clock.now
 
     def __repr__(self) -> str:
         return f"FeedSource({self.name!r}, {self.url!r})"

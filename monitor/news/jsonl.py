@@ -44,13 +44,14 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError, field_validator
 
+from monitor import clock as _clock
 from monitor.news.feeds import html_to_text
 from monitor.errors import SourceError
 from monitor.models import Article, ensure_utc
@@ -126,7 +127,7 @@ class JsonLinesSource:
         self.path = Path(path)
         self.name = name or f"jsonl:{self.path.name}"
         self.default_tz = default_tz
-        self._now = now or (lambda: datetime.now(timezone.utc))
+        self._now = now or _clock.now
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r}, name={self.name!r})"

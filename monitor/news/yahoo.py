@@ -77,6 +77,7 @@ from typing import Any
 import yfinance as yf
 from yfinance.exceptions import YFException, YFRateLimitError
 
+from monitor import clock as _clock
 from monitor.news.feeds import html_to_text
 from monitor.errors import SourceError
 from monitor.models import Article, ensure_utc
@@ -132,7 +133,7 @@ class YahooNewsSource:
         self.symbols: tuple[str, ...] = tuple(cleaned)
         self.session = session
         self.count = count
-        self._now = now or (lambda: datetime.now(timezone.utc))
+        self._now = now or _clock.now
         # Make yfinance raise on an answer that is not JSON instead of logging it.
         yf.config.debug.hide_exceptions = False
 

@@ -139,7 +139,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -154,6 +154,7 @@ from yfinance.exceptions import (
     YFTickerMissingError,
 )
 
+from monitor import clock as _clock
 from monitor.calendars import sessions_in_range
 from monitor.errors import NoPriceDataError, PriceError, PriceSourceUnavailableError, RateLimitedError
 from monitor.prices import (
@@ -318,7 +319,7 @@ class YahooPriceSource:
             raise ValueError("an empty symbol has no prices")
         if start > end:
             raise ValueError(f"start {start} is after end {end}")
-        now = now or datetime.now(timezone.utc)
+        now = now or _clock.now()
         used, fallback = usable_interval(interval, start, now)
         if fallback:
             logger.info("Yahoo %s bars of %s: %s; using %s", interval, symbol, fallback, used)
@@ -372,7 +373,7 @@ class YahooPriceSource:
         raises and nothing is returned; an unknown symbol is its ``NO_DATA``
         result.
         """
-        now = now or datetime.now(timezone.utc)
+        now = now or _clock.now()
         calendars = calendars or {}
         results: dict[str, FetchResult] = {}
         for symbol in dict.fromkeys(s.strip() for s in symbols):

@@ -8,14 +8,16 @@ any database to the head revision and is safe to call on every start.
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
@@ -89,6 +91,7 @@ def _alembic_config() -> Config:
     return cfg
 
 
+@functools.lru_cache(maxsize=1)
 def head_revision() -> str:
     """The newest migration shipped with this version of the monitor."""
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
@@ -105,13 +108,46 @@ def current_revision(engine: Engine) -> str | None:
         raise _unreachable(engine, exc) from None
 
 
+#: Alembic's command API keeps per-run state in module globals: one migration at a time per process.
+_MIGRATING = threading.Lock()
+#: pg_advisory_xact_lock key serialising migrations across processes ("migr" in ASCII).
+MIGRATION_LOCK_KEY = 0x6D696772
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate the database to ``revision`` (idempotent)."""
+    """Migrate the database to ``revision`` (idempotent).
+
+    Safe to call from several threads and processes at once: one migration
+    runs at a time per process, and on PostgreSQL a transaction-scoped
+    advisory lock makes other processes wait for it.
+    """
     cfg = _alembic_config()
     try:
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+        with _MIGRATING, engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                # A migration that rebuilds a table (Alembic's batch mode on SQLite) drops the old
+                # one: with foreign keys enforced that drop would cascade to the rows referring to
+                # it. SQLite ignores this pragma inside a transaction, so it is set before one.
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()
+            try:
+                with conn.begin():
+                    if conn.dialect.name == "postgresql":
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, revision)
+                    if sqlite:
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                        if broken:
+                            raise StoreError(
+                                f"migrating {describe(engine)} would leave {len(broken)} row(s) pointing at "
+                                f"missing rows (first: table {broken[0][0]}); nothing was changed"
+                            )
+            finally:
+                if sqlite:
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    conn.commit()
     except OperationalError as exc:
         raise _unreachable(engine, exc) from None
     except SQLAlchemyError as exc:
@@ -132,9 +168,8 @@ def _unreachable(engine: Engine, exc: Exception) -> StoreError:
 def open_store(url: str, *, migrate: bool = True) -> Engine:
     """Engine for ``url``, checked reachable and (by default) migrated to head."""
     engine = make_engine(url)
-    if migrate:
+    current = current_revision(engine)
+    if migrate and current != head_revision():
         upgrade(engine)
-    else:
-        current_revision(engine)
     log.debug("store ready at %s", describe(engine))
     return engine

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from sqlalchemy import Integer, Table, and_, bindparam, delete, func, select, te
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from monitor import clock as _clock
 from monitor.prices import BAR_COLUMNS, INTERVALS
 from monitor.news import PollState
 from monitor.models import Article, Event, EventReturn, Instrument, TickerTag, Timing
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return _clock.now()
 
 
 def _insert(conn: Connection, table: Table):  # noqa: ANN202 - dialect-specific Insert
@@ -788,6 +789,20 @@ def start_job(conn: Connection, job: str) -> int:
         job_runs.insert().values(job=job, started_at=utcnow(), status="running").returning(job_runs.c.id)
     )
     return int(result.scalar_one())
+
+
+def close_orphan_runs(conn: Connection) -> int:
+    """Mark ``running`` rows ``interrupted``: called by a new leader, when no job of this store can be running.
+
+    A process killed in the middle of a job (or stopped at its deadline)
+    leaves its row ``running``; the work itself is redone by the next run.
+    """
+    result = conn.execute(
+        job_runs.update().where(job_runs.c.status == "running")
+        .values(finished_at=utcnow(), status="interrupted",
+                error="the process stopped before this run ended; the next run redid its work")
+    )
+    return int(result.rowcount or 0)
 
 
 def finish_job(conn: Connection, run_id: int, status: str, counts: dict[str, int], error: str | None = None) -> None:
