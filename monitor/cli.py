@@ -49,7 +49,10 @@ examples:
   monitor study --events e.csv --prices p.csv --benchmark SPY   an event study on your files
   monitor alerts                the latest alerts and their delivery
   monitor digest --date 2025-02-04   the daily digest of a day
+  monitor dashboard --port 8050 the web dashboard
+  monitor health --json         database, schema, jobs, sources, leader: exit 0 when healthy
   monitor db upgrade            create or migrate the database schema
+  monitor db backup store.bak   back the store up (restore with `monitor db restore store.bak`)
 """
 
 
@@ -234,8 +237,28 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument("--json", action="store_true", help="print the outcome as JSON")
     digest.set_defaults(func=cmd_digest)
 
-    db = sub.add_parser("db", help="database schema: upgrade, current revision",
-                        description="Manage the store's schema (Alembic migrations).")
+    dash = sub.add_parser(
+        "dashboard", help="serve the dashboard: stories, tickers, reactions, studies (Plotly Dash)",
+        description="Serve the web dashboard on HOST:PORT. It reads the store only: the overview of the latest "
+        "events and alerts, a ticker's chart with its news, an event's tagged text and returns, and event "
+        "studies over a ticker, theme, source or date range. Every view has a shareable URL.",
+    )
+    dash.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 in a container)")
+    dash.add_argument("--port", type=int, default=8050, help="port (default 8050)")
+    dash.add_argument("--debug", action="store_true", help="Dash's debug mode: reloads on code changes, shows errors in the page")
+    dash.set_defaults(func=cmd_dashboard)
+
+    health = sub.add_parser(
+        "health", help="is the monitor healthy: database, schema, jobs, sources, leader",
+        description="Check the database is reachable, the schema is at the newest revision, each scheduled job "
+        "succeeded recently, the news sources are healthy and a scheduler holds the leadership. Exit status 0 "
+        "when healthy, 1 when not (the reason is printed), so a container health check can call it.",
+    )
+    health.add_argument("--json", action="store_true", help="print the checks as JSON")
+    health.set_defaults(func=cmd_health)
+
+    db = sub.add_parser("db", help="database schema: upgrade, current revision; backup and restore",
+                        description="Manage the store's schema (Alembic migrations) and its backups.")
     dbsub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     up = dbsub.add_parser("upgrade", help="create the tables or migrate them to the newest revision")
     up.add_argument("--revision", default="head", help="target revision (default: head)")
@@ -243,6 +266,15 @@ def build_parser() -> argparse.ArgumentParser:
     cur = dbsub.add_parser("current", help="print the database's revision and the newest one")
     cur.add_argument("--json", action="store_true", help="print as JSON")
     cur.set_defaults(func=cmd_db_current)
+    bk = dbsub.add_parser("backup", help="write a backup of the store to FILE (pg_dump for PostgreSQL, SQLite's backup API)")
+    bk.add_argument("file", help="the backup file to write")
+    bk.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    bk.set_defaults(func=cmd_db_backup)
+    rs = dbsub.add_parser("restore", help="replace the store's contents with a backup made by `monitor db backup`")
+    rs.add_argument("file", help="the backup file to read")
+    rs.add_argument("--yes", action="store_true", help="do not ask before replacing a store that holds data")
+    rs.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    rs.set_defaults(func=cmd_db_restore)
     return parser
 
 
@@ -253,9 +285,16 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
 
     settings = load_settings()
     if not args.once:
-        from monitor.scheduler import run_forever
+        from monitor.scheduler import STOP_FORCED, run_forever
 
-        return run_forever(settings)
+        status = run_forever(settings)
+        if status == STOP_FORCED:
+            # A job thread is stuck (a network call, say): leave without it. The
+            # database rolls back its open transaction when the connection closes.
+            logging.shutdown()
+            sys.stderr.flush()
+            os._exit(status)
+        return status
     engine = open_store(settings.database_url)
     from monitor.pipeline import Pipeline, results_table  # heavy imports after the cheap checks
 
@@ -800,6 +839,57 @@ def cmd_db_current(args: argparse.Namespace, out: Console) -> int:
         out.print(f"database {db.describe(engine)}: revision {current or 'none (empty)'}, newest {head}",
                   highlight=False)
     return 0 if current == head else 1
+
+
+def cmd_dashboard(args: argparse.Namespace, out: Console) -> int:
+    from dashboards.app import serve
+    from monitor.config import load_settings
+
+    settings = load_settings()
+    out.print(f"dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)", highlight=False)
+    serve(settings, host=args.host, port=args.port, debug=args.debug)
+    return 0
+
+
+def cmd_health(args: argparse.Namespace, out: Console) -> int:
+    from monitor.config import load_settings
+    from monitor.health import check_health
+
+    report = check_health(load_settings())
+    if args.json:
+        out.print_json(json.dumps(report, default=_json_default))
+    else:
+        out.print(("healthy" if report["ok"] else "UNHEALTHY") + f" ({report['database']})", highlight=False)
+        for check in report["checks"]:
+            mark = "ok  " if check["ok"] else ("warn" if check.get("severity") == "warning" else "FAIL")
+            out.print(f"  {mark} {check['name']}: {check['detail']}", highlight=False)
+    return 0 if report["ok"] else 1
+
+
+def cmd_db_backup(args: argparse.Namespace, out: Console) -> int:
+    from monitor.config import load_settings
+    from monitor.ops import backup
+
+    outcome = backup(load_settings().database_url, args.file)
+    if args.json:
+        out.print_json(json.dumps(outcome, default=_json_default))
+    else:
+        out.print(f"backup of {outcome['database']} written to {outcome['path']} ({outcome['bytes']:,} bytes)",
+                  highlight=False)
+    return 0
+
+
+def cmd_db_restore(args: argparse.Namespace, out: Console) -> int:
+    from monitor.config import load_settings
+    from monitor.ops import restore
+
+    outcome = restore(load_settings().database_url, args.file, force=args.yes)
+    if args.json:
+        out.print_json(json.dumps(outcome, default=_json_default))
+    else:
+        out.print(f"restored {outcome['database']} from {outcome['path']}: revision {outcome['revision']}",
+                  highlight=False)
+    return 0
 
 
 # Output ------------------------------------------------------------------------

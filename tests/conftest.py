@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,16 +41,16 @@ def workdir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return work
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """URL of a fresh PostgreSQL database for this test run, dropped afterwards."""
+@contextmanager
+def _own_database(prefix: str) -> Iterator[str]:
+    """Create a PostgreSQL database on the server of ``MONITOR_TEST_POSTGRES_URL``; drop it afterwards."""
     base = os.environ.get(PG_ENV)
     if not base:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{PG_ENV} is not set in CI; .ci/run must point it at the PostgreSQL server")
         pytest.skip(f"{PG_ENV} not set: PostgreSQL variants skipped")
     url = make_url(base).set(drivername="postgresql+psycopg")
-    name = f"monitor_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -62,6 +63,20 @@ def pg_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database for this test run, dropped afterwards."""
+    with _own_database("monitor_test") as url:
+        yield url
+
+
+@pytest.fixture
+def pg_own_database() -> Iterator[str]:
+    """A PostgreSQL database for one test alone (the scheduler's leader lock is per database)."""
+    with _own_database("monitor_own") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -21,8 +20,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 import feed_server
 from local_services import WebhookServer
@@ -179,30 +177,9 @@ def test_a_job_stuck_past_the_deadline_does_not_hold_the_process(
     assert "CoreCivic raises its outlook" in titles(url)
 
 
-@pytest.fixture
-def pg_fresh() -> Iterator[str]:
-    """A database of its own: the leader lock is per database."""
-    base = os.environ.get("MONITOR_TEST_POSTGRES_URL")
-    if not base:
-        if os.environ.get("CI") == "true":
-            pytest.fail("MONITOR_TEST_POSTGRES_URL is not set in CI")
-        pytest.skip("MONITOR_TEST_POSTGRES_URL not set")
-    admin_url = make_url(base).set(drivername="postgresql+psycopg")
-    name = f"monitor_leaders_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.mark.postgres
 def test_two_monitors_on_postgres_one_leader_no_duplicates(
-        tmp_path: Path, seeds_copy: Path, feeds: feed_server.FeedServer, pg_fresh: str) -> None:
+        tmp_path: Path, seeds_copy: Path, feeds: feed_server.FeedServer, pg_own_database: str) -> None:
     hook = WebhookServer()
     # Load: a feed of 300 generated finance stories, re-served with 40 more at every step.
     feeds.add("/wire.rss", feed_server.generated_feed(300, seed=7))
@@ -218,7 +195,7 @@ name = "hook"
 kind = "webhook"
 url = "{hook.url}"
 """
-    config(tmp_path, pg_fresh, seeds_copy, pass_interval_seconds="2", alert_interval_seconds="2", _tables=tables)
+    config(tmp_path, pg_own_database, seeds_copy, pass_interval_seconds="2", alert_interval_seconds="2", _tables=tables)
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     procs = [start(tmp_path, logs[0])]
     try:
@@ -232,7 +209,7 @@ url = "{hook.url}"
         assert procs[0].wait(15) == 0, logs[0].read_text()
         wait_until(lambda: "scheduler started" in logs[1].read_text(), 30, "the second monitor to take over")
         feeds.add("/wire.rss", feed_server.generated_feed(460, seed=7))
-        engine = db.make_engine(pg_fresh)
+        engine = db.make_engine(pg_own_database)
 
         def settled() -> bool:
             with engine.connect() as conn:
