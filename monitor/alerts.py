@@ -59,6 +59,7 @@ and nothing is ever lost.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -616,6 +617,11 @@ def email_message(settings: Settings, to: list[str], alert: Mapping[str, Any]) -
     msg["Subject"] = f"[monitor] {alert['title']}"
     msg["From"] = settings.smtp_from
     msg["To"] = ", ".join(to)
+    # The same Message-ID on every attempt: mail systems that drop duplicate Message-IDs drop the
+    # copy a monitor may send again when it died between the server's answer and recording it.
+    key = str(alert.get("dedup_key") or alert.get("id") or alert["text"])
+    domain = settings.smtp_from.rpartition("@")[2] or "localhost"
+    msg["Message-ID"] = f"<alert.{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
     details = json.dumps(_json_safe(alert.get("payload") or {}), indent=2, ensure_ascii=False, sort_keys=True)
     msg.set_content(f"{alert['text']}\n\n{details}\n")
     return msg

@@ -308,6 +308,25 @@ def test_smtp_down_then_back_nothing_lost_or_doubled(store, tmp_path: Path, webh
     ]
     assert al.deliver(engine, settings, NOW + timedelta(hours=5)).attempted == 0
     assert len(smtp.handler.messages) == 2
+    ids = [m["Message-ID"] for m in smtp.handler.messages]
+    assert len(set(ids)) == 2 and all(i.startswith("<alert.") and i.endswith("@localhost>") for i in ids)
+
+
+def test_resent_alert_keeps_its_message_id_and_idempotency_key(workdir: Path) -> None:
+    """A copy sent again (a monitor died before recording the delivery) carries the same identifiers."""
+    settings = load_settings(smtp_from="monitor@desk.example.com")
+    alert = {"id": 7, "dedup_key": "prison-movers|abc|GEO", "title": "GEO moved", "text": "GEO -9.36%"}
+    first, again = (al.email_message(settings, ["desk@example.com"], alert) for _ in range(2))
+    other = al.email_message(settings, ["desk@example.com"], {**alert, "dedup_key": "prison-movers|abc|CXW"})
+    assert first["Message-ID"] == again["Message-ID"] != other["Message-ID"]
+    assert first["Message-ID"].endswith("@desk.example.com>")
+    hook = WebhookServer()
+    try:
+        al.send_webhook(hook.url, alert)
+        al.send_webhook(hook.url, alert)
+    finally:
+        hook.close()
+    assert hook.keys == ["prison-movers|abc|GEO"] * 2
 
 
 def test_failed_after_max_attempts(store, tmp_path: Path, webhook, smtp) -> None:
