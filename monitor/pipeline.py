@@ -72,8 +72,12 @@ class PassReport:
         return {k: v for k, v in vars(self).items() if isinstance(v, int) and not isinstance(v, bool)}
 
 
-class PassStopped(Exception):
-    """Raised at a safe point (between two committed steps) when the pass has been asked to stop."""
+class PassStopped(BaseException):
+    """Raised at a safe point when the pass has been asked to stop.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``), so no handler meant for
+    a failing source or symbol takes it for one: it ends the pass.
+    """
 
 
 def check_loss(stage: str, seen: int, dropped: int, allowed: float) -> None:
@@ -85,12 +89,12 @@ def check_loss(stage: str, seen: int, dropped: int, allowed: float) -> None:
         )
 
 
-def make_price_source(settings: Settings) -> PriceSource:
-    """The price source the settings name."""
+def make_price_source(settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> PriceSource:
+    """The price source the settings name; ``sleep`` waits between retries (Yahoo)."""
     if settings.price_source == "yahoo":
         from monitor.prices.yahoo import YahooPriceSource
 
-        return YahooPriceSource()
+        return YahooPriceSource(sleep=sleep)
     from monitor.prices.snapshot import SnapshotPriceSource
 
     return SnapshotPriceSource(settings.snapshot_dir)
@@ -247,7 +251,7 @@ class Pipeline:
         #: Every instrument the pipeline may tag and measure, by symbol.
         self.instruments = self.universe.instruments
         self.sources = list(sources) if sources is not None else make_sources(settings, self.watchlist)
-        self.price_source = price_source or make_price_source(settings)
+        self.price_source = price_source or make_price_source(settings, sleep=self.pause)
         self._stories: StoryIndex | None = None
         self._unknown_reported: set[str] = set()
 
@@ -606,6 +610,21 @@ class Pipeline:
             abnormal_return=None, car=None, t_stat=None, n_obs=0, complete=False,
             status=status, reason=reason,
         )
+
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds`` (a retry's back-off), ending the pass at once if it is asked to stop meanwhile.
+
+        The step in progress is then left uncommitted (its transaction rolls
+        back) and done again by the next pass.
+        """
+        deadline = time.monotonic() + seconds
+        while True:
+            if self.should_stop():
+                raise PassStopped
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.1))
 
     def _checkpoint(self) -> None:
         """A safe point: every step before it is committed; stop here if asked."""

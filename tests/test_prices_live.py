@@ -110,7 +110,7 @@ def test_without_network_a_pass_stops_with_one_line_and_touches_nothing(
     with yahoo_replay.isolated_yfinance(tmp_path / "yf"):
         monkeypatch.setattr(
             "monitor.pipeline.make_price_source",
-            lambda settings: YahooPriceSource(session=dead, retry=FAST, sleep=lambda s: None),
+            lambda settings, **_: YahooPriceSource(session=dead, retry=FAST, sleep=lambda s: None),
         )
         status = cli.main(["run", "--once"])
     err = capsys.readouterr().err
@@ -215,3 +215,40 @@ def yahoo_replay_bars(yahoo: YahooReplay, symbol: str) -> dict[datetime, float]:
         for stamp, close in zip(result["timestamp"], closes)
         if close is not None
     }
+
+
+def test_a_stop_during_a_rate_limited_retry_ends_the_pass_at_once(
+    tmp_path: Path, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch, yahoo: YahooReplay
+) -> None:
+    """Yahoo answers 429 with back-offs of 20 s; a stop asked meanwhile ends the pass within a second."""
+    import threading
+    import time
+
+    from monitor.config import load_settings
+    from monitor.pipeline import Pipeline
+    from monitor.store.schema import job_runs
+
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(database_url=f"sqlite:///{tmp_path / 's.db'}", seeds_dir=seeds_copy, price_source="yahoo")
+    engine = db.open_store(settings.database_url)
+    stop = threading.Event()
+    pipeline = Pipeline(settings, engine, should_stop=stop.is_set, price_source=None)
+    slow = RetryPolicy(attempts=4, base_delay=20.0, max_delay=20.0, deadline=120.0)
+    # The pipeline's own price source waits with pipeline.pause; here it talks to the replay server.
+    pipeline.price_source = YahooPriceSource(session=yahoo.session(), retry=slow, sleep=pipeline.pause)
+    for symbol in ("CXW", "GEO", "SPY", "BTC-USD"):
+        yahoo.server.inject(symbol, 429)
+    timer = threading.Timer(1.0, stop.set)
+    timer.start()
+    started = time.monotonic()
+    try:
+        report = pipeline.run_pass(NOW)
+    finally:
+        timer.cancel()
+    assert report.stopped and time.monotonic() - started < 3.0
+    with engine.connect() as conn:
+        runs = conn.execute(job_runs.select()).mappings().all()
+        held = repo.count_rows(conn)
+    engine.dispose()
+    assert [r["status"] for r in runs] == ["stopped"]
+    assert held["articles"] == 1 and held["price_bars"] == 0 and held["event_returns"] == 0
