@@ -70,11 +70,6 @@ class Measured:
         return {str(k): int(v) for k, v in self.events["status"].value_counts().items()}
 
 
-def model_for(benchmark: str | None, settings: Settings) -> str:
-    """The pipeline's model for an instrument: the setting, or ``mean`` without a benchmark."""
-    return settings.model if benchmark else "mean"
-
-
 def _span_days(settings: Settings, windows: Sequence[tuple[int, int]]) -> tuple[int, int]:
     est_start, _ = settings.estimation
     first = min(est_start, *(w[0] for w in windows)) - 1  # one more close for the first return
@@ -117,7 +112,7 @@ def measure(
             max(PATH_DAYS[1], *(w[1] for w in windows)) if windows else PATH_DAYS[1])
     spec_windows = tuple(dict.fromkeys([days, *windows]))
     if model is None:
-        models = {model_for(e.get("benchmark"), settings) for e in selected} or {settings.model}
+        models = {settings.model_for(e.get("benchmark")) for e in selected} or {settings.model}
         model = sorted(models)[0] if len(models) == 1 else settings.model
     spec = StudySpec(model=model, estimation=settings.estimation, windows=spec_windows,
                      min_obs=settings.min_estimation_obs)

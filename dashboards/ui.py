@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 from dash import dcc, html
 
+from monitor.formatting import missing, num, pct, window_label  # noqa: F401 - the views format through ui
+
 #: How the timing of an event reads to a person.
 TIMING_LABELS: dict[str, str] = {
     "pre_market": "before the open",
@@ -45,20 +47,6 @@ RULE_LABELS: dict[str, str] = {
 
 
 # Numbers and times ------------------------------------------------------------
-def missing(value: Any) -> bool:
-    """None or NaN."""
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def pct(value: Any, digits: int = 2) -> str:
-    """``-0.0936`` -> ``-9.36%``; ``—`` when missing."""
-    return "—" if missing(value) else f"{float(value) * 100:+.{digits}f}%"
-
-
-def num(value: Any, fmt: str = "+.2f") -> str:
-    return "—" if missing(value) else format(float(value), fmt)
-
-
 def when(published_at: datetime | None, date_only: bool, tz: ZoneInfo) -> str:
     """A publication time with its zone (``2025-02-04 09:31 EST``), or the date of a date-only article."""
     if published_at is None:
@@ -76,12 +64,6 @@ def day(value: date | datetime | None) -> str:
     if value is None:
         return "—"
     return value.strftime("%Y-%m-%d")
-
-
-def window_label(window: tuple[int, int]) -> str:
-    """``(-1, 1)`` -> ``[-1,+1]``; ``(0, 0)`` -> ``[0,0]``."""
-    s, e = window
-    return f"[{s:+d},{e:+d}]".replace("+0", "0")
 
 
 def parse_window(value: str | None) -> tuple[int, int] | None:

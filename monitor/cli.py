@@ -22,6 +22,7 @@ from rich.table import Table
 
 from monitor import __version__
 from monitor.errors import MonitorError
+from monitor.formatting import num, pct, window_label
 
 log = logging.getLogger("monitor")
 
@@ -380,10 +381,9 @@ def cmd_import_news(args: argparse.Namespace, out: Console) -> int:
 
 def _load_tagger() -> Any:
     from monitor.config import load_settings
-    from monitor.pipeline import make_universe
-    from monitor.tagging import Tagger
+    from monitor.pipeline import universe_and_tagger
 
-    return Tagger(make_universe(load_settings()))
+    return universe_and_tagger(load_settings())[1]
 
 
 def cmd_tag(args: argparse.Namespace, out: Console) -> int:
@@ -543,7 +543,7 @@ def _print_study(out: Console, report: Any) -> None:
                 cells.append("—")
             else:
                 mark = "" if row.get(f"complete{label}", True) else " (incomplete)"
-                cells.append(f"{_pct(car)} ({_num(t)}){mark}")
+                cells.append(f"{pct(car)} ({num(t)}){mark}")
         note = row.get("reason") or ("confounded" if row.get("confounded") else "")
         table.add_row(str(row["id"]), row["symbol"], row.get("session") or "—", row["status"], *cells,
                       note if isinstance(note, str) else "")
@@ -552,12 +552,12 @@ def _print_study(out: Console, report: Any) -> None:
         return
     for window, rows in report.battery.groupby("window", sort=False):
         caar = rows["caar"].iloc[0]
-        battery = Table(title=f"Window {window}: CAAR {_pct(caar)}, {int(rows['n'].max())} event(s)",
+        battery = Table(title=f"Window {window}: CAAR {pct(caar)}, {int(rows['n'].max())} event(s)",
                         title_justify="left", header_style="bold", box=None, pad_edge=False)
         for name in ("Test", "Statistic", "p-value", "N"):
             battery.add_column(name, justify="left" if name == "Test" else "right")
         for rec in rows.to_dict("records"):
-            battery.add_row(str(rec["name"]), _num(rec["statistic"]), _num(rec["p_value"]), str(rec["n"]))
+            battery.add_row(str(rec["name"]), num(rec["statistic"]), num(rec["p_value"]), str(rec["n"]))
         out.print(battery)
 
 
@@ -893,24 +893,11 @@ def cmd_db_restore(args: argparse.Namespace, out: Console) -> int:
 
 
 # Output ------------------------------------------------------------------------
-def _pct(value: float | None) -> str:
-    return "—" if value is None or value != value else f"{value * 100:+.2f}%"
-
-
-def _num(value: float | None) -> str:
-    return "—" if value is None or value != value else f"{value:+.2f}"
-
-
-def _label(window: tuple[int, int]) -> str:
-    s, e = window
-    return f"[{s:+d},{e:+d}]".replace("+0", "0")
-
-
 def _cell(res: dict[str, Any]) -> str:
     if not res or res.get("car") is None:
         return "—"
     t = res.get("t_stat")
-    return _pct(res["car"]) + ("" if t is None else f" ({t:+.2f})")
+    return pct(res["car"]) + ("" if t is None else f" ({t:+.2f})")
 
 
 def _print_events(out: Console, rows: list[dict[str, Any]], windows: Sequence[tuple[int, int]]) -> None:
@@ -933,7 +920,7 @@ def _print_events(out: Console, rows: list[dict[str, Any]], windows: Sequence[tu
                               ("Rel.", "right"), ("Model", "left"), ("Raw d0", "right")):
             table.add_column(name, justify=justify, no_wrap=True)
         for w in windows:
-            table.add_column(("AR d0" if w == (0, 0) else f"CAR{_label(w)}") + " (t)", justify="right", no_wrap=True)
+            table.add_column(("AR d0" if w == (0, 0) else f"CAR{window_label(w)}") + " (t)", justify="right", no_wrap=True)
         notes = []
         tags = []
         for row in group:
@@ -943,12 +930,12 @@ def _print_events(out: Console, rows: list[dict[str, Any]], windows: Sequence[tu
             day0 = row["windows"].get("0:0", {})
             table.add_row(
                 row["symbol"], row["session"].isoformat(), row["timing"], f"{row['relevance']:.0f}",
-                row["model"] or "—", _pct(day0.get("raw_return")),
+                row["model"] or "—", pct(day0.get("raw_return")),
                 *[_cell(row["windows"].get(f"{w[0]}:{w[1]}", {})) for w in windows],
             )
             if row["status"] and row["status"] != "ok":
                 notes.append(f"{row['symbol']}: {row['reason'] or row['status']}")
-            pending = [_label(w) for w in windows if row["windows"].get(f"{w[0]}:{w[1]}", {}).get("complete") is False]
+            pending = [window_label(w) for w in windows if row["windows"].get(f"{w[0]}:{w[1]}", {}).get("complete") is False]
             if pending:
                 notes.append(f"{row['symbol']}: window {', '.join(pending)} not complete yet")
         out.print(table)

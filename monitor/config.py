@@ -319,6 +319,10 @@ class Settings(BaseSettings):
     def estimation(self) -> tuple[int, int]:
         return parse_window(self.estimation_window)
 
+    def model_for(self, benchmark: str | None) -> str:
+        """The abnormal-return model of an instrument with ``benchmark``: ``model``, or 'mean' without one."""
+        return self.model if benchmark else "mean"
+
     @property
     def window_list(self) -> tuple[tuple[int, int], ...]:
         return tuple(parse_window(p) for p in self.windows.split(",") if p.strip())

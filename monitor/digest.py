@@ -50,6 +50,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection, Engine
 
 from monitor import clock as _clock
+from monitor.formatting import missing, num, pct, window_label
 from monitor import figures
 from monitor.config import Settings
 from monitor.errors import MonitorError
@@ -91,30 +92,12 @@ class Digest:
 
 
 # Formatting -----------------------------------------------------------------
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
-
-
-def fmt_pct(value: float | None) -> str:
-    """``-0.0675`` -> ``-6.75%``; ``—`` when missing."""
-    return "—" if _missing(value) else f"{float(value) * 100:+.2f}%"
-
-
-def fmt_t(value: float | None) -> str:
-    return "—" if _missing(value) else f"{float(value):+.2f}"
-
-
-def fmt_window(window: tuple[int, int]) -> str:
-    s, e = window
-    return f"[{s:+d},{e:+d}]".replace("+0", "0")
-
-
 def _cell(res: Mapping[str, Any] | None) -> str:
     """A window's CAR with its t in brackets: ``-6.85% (-1.17)``."""
-    if not res or _missing(res.get("car")):
+    if not res or missing(res.get("car")):
         return "—"
     t = res.get("t_stat")
-    return fmt_pct(res["car"]) + ("" if _missing(t) else f" ({float(t):+.2f})")
+    return pct(res["car"]) + ("" if missing(t) else f" ({float(t):+.2f})")
 
 
 # Reading the store ----------------------------------------------------------
@@ -180,7 +163,7 @@ def _movers(stories: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     best: dict[tuple[str, date], dict[str, Any]] = {}
     for row in stories:  # ordered by symbol, relevance desc: the first is the most relevant story
         day0 = row["windows"].get("0:0")
-        if not day0 or _missing(day0.get("abnormal_return")):
+        if not day0 or missing(day0.get("abnormal_return")):
             continue
         best.setdefault((row["symbol"], row["session"]), row)
     ranked = sorted(best.values(), key=lambda r: -abs(r["windows"]["0:0"]["abnormal_return"]))
@@ -218,7 +201,7 @@ class _Table:
 
 def _story_table(stories: Sequence[dict[str, Any]], windows: Sequence[tuple[int, int]], tz: ZoneInfo) -> _Table:
     headers = ["Ticker", "Session", "Timing", "Rel.", "Headline", "Source", "Published", "AR d0 (t)"]
-    headers += [f"CAR{fmt_window(w)} (t)" for w in windows if w != (0, 0)]
+    headers += [f"CAR{window_label(w)} (t)" for w in windows if w != (0, 0)]
     rows, notes = [], []
     for s in stories:
         day0 = s["windows"].get("0:0") or {}
@@ -227,7 +210,7 @@ def _story_table(stories: Sequence[dict[str, Any]], windows: Sequence[tuple[int,
                      else s["published_at"].astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"))
         rows.append([
             s["symbol"], s["session"].isoformat(), s["timing"], f"{s['relevance']:.0f}", s["title"], s["source"],
-            published, fmt_pct(ar) + ("" if _missing(day0.get("t_stat")) else f" ({fmt_t(day0['t_stat'])})"),
+            published, pct(ar) + ("" if missing(day0.get("t_stat")) else f" ({num(day0['t_stat'])})"),
             *[_cell(s["windows"].get(f"{w[0]}:{w[1]}")) for w in windows if w != (0, 0)],
         ])
         if s["status"] and s["status"] != "ok":
@@ -240,14 +223,14 @@ def _story_table(stories: Sequence[dict[str, Any]], windows: Sequence[tuple[int,
 
 def _mover_table(movers: Sequence[dict[str, Any]], windows: Sequence[tuple[int, int]]) -> _Table:
     headers = ["Ticker", "Session", "Model", "Benchmark", "Raw d0", "AR d0", "t", "n"]
-    headers += [f"CAR{fmt_window(w)} (t)" for w in windows if w != (0, 0)]
+    headers += [f"CAR{window_label(w)} (t)" for w in windows if w != (0, 0)]
     headers += ["Headline"]
     rows = []
     for m in movers:
         day0 = m["windows"]["0:0"]
         rows.append([
             m["symbol"], m["session"].isoformat(), day0["model"], day0["benchmark"] or "—",
-            fmt_pct(day0["raw_return"]), fmt_pct(day0["abnormal_return"]), fmt_t(day0["t_stat"]),
+            pct(day0["raw_return"]), pct(day0["abnormal_return"]), num(day0["t_stat"]),
             str(day0["n_obs"]),
             *[_cell(m["windows"].get(f"{w[0]}:{w[1]}")) for w in windows if w != (0, 0)],
             m["title"],
@@ -338,8 +321,8 @@ def _charts(conn: Connection, movers: Sequence[dict[str, Any]], stories: Sequenc
         bench_bars = repo.load_bars(conn, bench, "1d", start, end, adjusted=True) if bench else None
         marks = [(s["session"], s["title"]) for s in stories if s["symbol"] == m["symbol"]]
         day0 = m["windows"]["0:0"]
-        title = (f"{m['symbol']} around {m['session'].isoformat()}: AR d0 {fmt_pct(day0['abnormal_return'])}"
-                 f" (t {fmt_t(day0['t_stat'])})")
+        title = (f"{m['symbol']} around {m['session'].isoformat()}: AR d0 {pct(day0['abnormal_return'])}"
+                 f" (t {num(day0['t_stat'])})")
         figs.append(figures.price_chart(bars, m["symbol"], benchmark_bars=bench_bars, benchmark=bench,
                                         markers=marks, title=title))
     return figs
@@ -385,7 +368,7 @@ def build_digest(conn: Connection, settings: Settings, day: date) -> Digest:
     text = "\n\n".join([f"{title}\n{'=' * len(title)}", meta, *(_text_table(t) for t in tables)]) + "\n"
     if stories:
         top = movers[0] if movers else None
-        lead = (f"; top mover {top['symbol']} {fmt_pct(top['windows']['0:0']['abnormal_return'])}" if top else "")
+        lead = (f"; top mover {top['symbol']} {pct(top['windows']['0:0']['abnormal_return'])}" if top else "")
         subject = f"{title}: {n_articles} stor{'y' if n_articles == 1 else 'ies'}, {len(movers)} mover(s){lead}"
     else:
         subject = f"{title}: no news events"

@@ -106,7 +106,7 @@ def check_health(settings: Settings, *, require_leader: bool = True, now: dateti
     worker = threading.Thread(target=work, name="monitor-health", daemon=True)
     worker.start()
     worker.join(timeout)
-    extra: dict[str, Any] = {"revision": None, "head": _head(), "leader": None}
+    extra: dict[str, Any] = {"revision": None, "head": db.head_revision(), "leader": None}
     if worker.is_alive():
         checks = [_check("database", False, f"{database} did not answer within {timeout:g} s (network cut, "
                          "or the server hung); check MONITOR_DATABASE_URL and that the server is running")]
@@ -167,7 +167,7 @@ def _schema(conn: Connection, checks: list[dict[str, Any]], extra: dict[str, Any
     from alembic.runtime.migration import MigrationContext
 
     current = MigrationContext.configure(conn).get_current_revision()
-    head = _head()
+    head = db.head_revision()
     extra["revision"] = current
     if current is None:
         checks.append(_check("schema", False, "the database holds no monitor tables; run `monitor db upgrade`",
@@ -176,7 +176,7 @@ def _schema(conn: Connection, checks: list[dict[str, Any]], extra: dict[str, Any
     if current == head:
         checks.append(_check("schema", True, f"at the newest revision {head}", current=current, head=head))
         return current
-    if current in _known_revisions():
+    if current in db.revisions():
         detail = f"at revision {current}, the newest is {head}; run `monitor db upgrade`"
     else:
         detail = (f"at revision {current}, which this monitor does not know (newest {head}): the store was "
@@ -335,29 +335,6 @@ def _describe(url: str) -> str:
         return db.parse_url(url).render_as_string(hide_password=True)
     except MonitorError:
         return "(invalid database URL)"
-
-
-_HEAD: str | None = None
-_KNOWN: set[str] | None = None
-
-
-def _head() -> str:
-    global _HEAD
-    if _HEAD is None:
-        _HEAD = db.head_revision()
-    return _HEAD
-
-
-def _known_revisions() -> set[str]:
-    global _KNOWN
-    if _KNOWN is None:
-        from alembic.config import Config
-        from alembic.script import ScriptDirectory
-
-        cfg = Config()
-        cfg.set_main_option("script_location", str(db.MIGRATIONS))
-        _KNOWN = {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
-    return _KNOWN
 
 
 def _reason(exc: BaseException) -> str:

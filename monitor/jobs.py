@@ -117,20 +117,16 @@ def recorded(engine: Engine, job: str) -> Iterator[_Run]:
 def _with_store(job: str, work: Callable[[config_mod.Settings, Engine], Any]) -> Any:
     """Load settings, open the store, run ``work`` and dispose of the engine (counted as running)."""
     with _running():
-        return _with_store_now(job, work)
-
-
-def _with_store_now(job: str, work: Callable[[config_mod.Settings, Engine], Any]) -> Any:
-    try:
-        settings = config_mod.load_settings()
-        engine = db.open_store(settings.database_url)
-    except Exception:
-        log.exception("job %s could not start (settings or store); nothing recorded", job)
-        raise
-    try:
-        return work(settings, engine)
-    finally:
-        engine.dispose()
+        try:
+            settings = config_mod.load_settings()
+            engine = db.open_store(settings.database_url)
+        except Exception:
+            log.exception("job %s could not start (settings or store); nothing recorded", job)
+            raise
+        try:
+            return work(settings, engine)
+        finally:
+            engine.dispose()
 
 
 # The jobs ------------------------------------------------------------------

@@ -453,16 +453,10 @@ def _refuse_if_data(counts: dict[str, int], url: URL, force: bool) -> None:
 
 
 def _check_known(revision: str | None, source: Path) -> None:
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
     if revision is None:
         raise RestoreRefusedError(f"{source} holds no schema revision (an empty alembic_version); it is not a "
                                   "complete monitor backup")
-    cfg = Config()
-    cfg.set_main_option("script_location", str(db.MIGRATIONS))
-    known = {rev.revision for rev in ScriptDirectory.from_config(cfg).walk_revisions()}
-    if revision not in known:
+    if revision not in db.revisions():
         raise RestoreRefusedError(f"{source} is at schema revision {revision}, which this monitor does not know "
                                   f"(newest {db.head_revision()}): it was made by a newer version; upgrade the "
                                   "monitor first")

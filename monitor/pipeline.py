@@ -175,7 +175,7 @@ def universe_and_tagger(settings: Settings) -> tuple[Universe, Tagger]:
            tuple(_stamp(f) for f in files))
     found = _TAGGER_CACHE.get(key)
     if found is None:
-        universe = load_universe(folder, settings.watchlist_path)
+        universe = make_universe(settings)
         found = (universe, Tagger(universe))
         _TAGGER_CACHE.clear()
         _TAGGER_CACHE[key] = found
@@ -223,11 +223,6 @@ def event_flags(
             sd = float(logs.std(ddof=1))
             av_z = float((np.log(v0) - logs.mean()) / sd) if sd > 0 else None
     return {"confounded": confounded, "abnormal_volume_log": av_log, "abnormal_volume_z": av_z}
-
-
-def model_for(instrument: Instrument, settings: Settings) -> str:
-    """The abnormal-return model of an instrument: the setting, or 'mean' without benchmark."""
-    return settings.model if instrument.benchmark else "mean"
 
 
 class Pipeline:
@@ -443,7 +438,7 @@ class Pipeline:
         windows = self.settings.window_list
         with self.engine.connect() as conn:
             todo = repo.events_to_measure(
-                conn, windows, lambda symbol: model_for(self.instruments[symbol], self.settings)
+                conn, windows, lambda symbol: self.settings.model_for(self.instruments[symbol].benchmark)
                 if symbol in self.instruments else self.settings.model,
             )
         by_symbol: dict[str, list[Event]] = defaultdict(list)
@@ -464,7 +459,7 @@ class Pipeline:
         self, conn, instrument: Instrument, evs: list[Event], now: datetime, report: PassReport  # noqa: ANN001
     ) -> tuple[list[EventReturn], int]:
         s = self.settings
-        model = model_for(instrument, s)
+        model = s.model_for(instrument.benchmark)
         est_start, _ = s.estimation
         first_rel = min(est_start, *(w[0] for w in s.window_list)) - 1  # one more close for returns
         last_rel = max(w[1] for w in s.window_list)

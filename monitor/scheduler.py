@@ -308,7 +308,6 @@ def run_forever(settings: Settings, *, stop_event: threading.Event | None = None
     its open transaction is rolled back by the database).
     """
     stop = stop_event or threading.Event()
-    _jobs.STOP.clear()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         def _on_signal(signum: int, _frame: Any) -> None:
@@ -440,16 +439,6 @@ class _ReplayScheduler(BaseScheduler):
         return self._process_jobs()
 
 
-class _ClockType(type):
-    """Keeps ``isinstance(x, datetime)`` true for ordinary datetimes inside APScheduler's patched modules."""
-
-    def __instancecheck__(cls, obj: object) -> bool:
-        return isinstance(obj, datetime)
-
-    def __subclasscheck__(cls, sub: type) -> bool:
-        return issubclass(sub, datetime)
-
-
 #: The APScheduler modules that read the wall clock (``datetime.now``) for due times and misfires.
 _APSCHEDULER_CLOCK_MODULES = ("apscheduler.schedulers.base", "apscheduler.executors.base")
 
@@ -459,11 +448,12 @@ def _apscheduler_reads(source: Callable[[], datetime]) -> Iterator[None]:
     """Make APScheduler 3's ``datetime.now`` calls read ``source`` inside the block.
 
     APScheduler 3 has no clock to inject: its scheduler and executor modules
-    call ``datetime.now`` directly. For a replay only, their module-level
-    ``datetime`` name is pointed at a subclass whose ``now`` asks ``source``.
+    call ``datetime.now`` directly (and use their ``datetime`` name for
+    nothing else). For a replay only, that name is pointed at a subclass
+    whose ``now`` asks ``source``.
     """
 
-    class ClockDatetime(datetime, metaclass=_ClockType):
+    class ClockDatetime(datetime):
         @classmethod
         def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
             current = source()
@@ -512,8 +502,7 @@ def simulate(settings: Settings, start: datetime, end: datetime, *,
         scheduler.add_listener(_skipped, EVENT_JOB_MAX_INSTANCES)
         if on_time:
             on_time(manual.now())
-        scheduler.start(paused=True)
-        scheduler.resume()  # resume() calls wakeup(); nothing runs until due() is asked
+        scheduler.start()  # start() only calls wakeup(): nothing runs until due() is asked
         try:
             while scheduler.state != STATE_STOPPED:
                 wait = scheduler.due()

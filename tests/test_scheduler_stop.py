@@ -60,6 +60,24 @@ def wait_until(check, timeout: float, what: str) -> None:  # noqa: ANN001
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def sigterm(proc: subprocess.Popen, log: Path, *, status: int, within: float) -> None:
+    """SIGTERM ``proc``; it must exit with ``status`` within ``within`` seconds."""
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == status, log.read_text()
+    assert time.monotonic() - sent < within
+
+
+def run_until_a_complete_pass(folder: Path, log: Path, url: str) -> None:
+    """Start `monitor run`, wait for a pass recorded ``ok``, stop it cleanly."""
+    proc = start(folder, log)
+    try:
+        wait_until(lambda: [r["status"] for r in pass_rows(url)][-1:] == ["ok"], 60, "a complete pass")
+        sigterm(proc, log, status=0, within=10)
+    finally:
+        stop(proc)
+
+
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -114,10 +132,7 @@ def test_sigterm_mid_pass_stops_at_a_safe_point_and_the_next_start_completes_it(
     proc = start(tmp_path, log)
     try:
         wait_until(lambda: feeds.requests_for("/slow.rss"), 60, "the pass to poll the slow feed")
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0, log.read_text()
-        assert time.monotonic() - sent < 10
+        sigterm(proc, log, status=0, within=10)
     finally:
         stop(proc)
     out = log.read_text()
@@ -129,13 +144,7 @@ def test_sigterm_mid_pass_stops_at_a_safe_point_and_the_next_start_completes_it(
     assert [r["status"] for r in pass_rows(url)] == ["stopped"]
 
     # The next start runs a whole pass: the fast feed's story arrives, nothing is doubled.
-    proc = start(tmp_path, log)
-    try:
-        wait_until(lambda: [r["status"] for r in pass_rows(url)][-1:] == ["ok"], 60, "a complete pass")
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0
-    finally:
-        stop(proc)
+    run_until_a_complete_pass(tmp_path, log, url)
     assert {"GEO Group wins a detention contract", "CoreCivic raises its outlook"} <= titles(url)
     engine = db.make_engine(url)
     with engine.connect() as conn:
@@ -154,10 +163,7 @@ def test_a_job_stuck_past_the_deadline_does_not_hold_the_process(
     proc = start(tmp_path, log)
     try:
         wait_until(lambda: feeds.requests_for("/stuck.rss"), 60, "the pass to poll the stuck feed")
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 3, log.read_text()
-        assert time.monotonic() - sent < 6
+        sigterm(proc, log, status=3, within=6)
     finally:
         stop(proc)
     assert "did not reach a safe point within 2 s" in log.read_text()
@@ -165,13 +171,7 @@ def test_a_job_stuck_past_the_deadline_does_not_hold_the_process(
 
     # The next leader marks the orphaned run and does the work again.
     feeds.add("/stuck.rss", FAST)
-    proc = start(tmp_path, log)
-    try:
-        wait_until(lambda: [r["status"] for r in pass_rows(url)][-1:] == ["ok"], 60, "a complete pass")
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0
-    finally:
-        stop(proc)
+    run_until_a_complete_pass(tmp_path, log, url)
     rows = pass_rows(url)
     assert rows[0]["status"] == "interrupted" and rows[0]["finished_at"] is not None
     assert "CoreCivic raises its outlook" in titles(url)

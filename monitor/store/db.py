@@ -99,6 +99,13 @@ def head_revision() -> str:
     return head
 
 
+@functools.lru_cache(maxsize=1)
+def revisions() -> tuple[str, ...]:
+    """Every migration shipped with this version of the monitor, oldest first."""
+    script = ScriptDirectory.from_config(_alembic_config())
+    return tuple(rev.revision for rev in reversed(list(script.walk_revisions())))
+
+
 def current_revision(engine: Engine) -> str | None:
     """The migration the database is at, or ``None`` for an empty database."""
     try:
