@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -208,5 +209,22 @@ def test_upgrade_from_every_revision_keeps_the_data(db_url: str, revision: str) 
                 continue
             with engine.connect() as conn, pytest.raises(IntegrityError), conn.begin():
                 conn.execute(table.insert().values(**_rows(2, conn)[table.name]()))
+    finally:
+        engine.dispose()
+
+
+def test_processes_creating_a_new_sqlite_store_at_once_all_succeed(tmp_path: Path) -> None:
+    """`monitor run` and `monitor jobs` started together on a new store must not both create its tables."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    code = "import sys; from monitor.store import db; db.open_store(sys.argv[1]).dispose()"
+    procs = [subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    outcomes = [(p.wait(60), p.stderr.read()) for p in procs]
+    assert [status for status, _ in outcomes] == [0] * 8, [err for _, err in outcomes]
+    engine = db.make_engine(url)
+    try:
+        assert db.current_revision(engine) == db.head_revision()
     finally:
         engine.dispose()

@@ -125,8 +125,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate the database to ``revision`` (idempotent).
 
     Safe to call from several threads and processes at once: one migration
-    runs at a time per process, and on PostgreSQL a transaction-scoped
-    advisory lock makes other processes wait for it.
+    runs at a time per process, and other processes wait for it (SQLite's
+    write lock taken at the start, a transaction-scoped advisory lock on
+    PostgreSQL).
     """
     cfg = _alembic_config()
     try:
@@ -140,7 +141,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                 conn.commit()
             try:
                 with conn.begin():
-                    if conn.dialect.name == "postgresql":
+                    if sqlite:
+                        # The database's write lock from the start (other processes wait for it, up to
+                        # busy_timeout): two processes opening a new store must not both create it.
+                        conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    else:
                         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
                     cfg.attributes["connection"] = conn
                     command.upgrade(cfg, revision)
